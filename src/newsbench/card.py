@@ -1,0 +1,183 @@
+"""Card: the dataset's README.md (YAML header + body) generated from schema/ and the build.
+
+The YAML header declares one config per table with exact features (from schema/tables.yaml)
+and split sizes computed now, so `load_dataset(dir, name, verification_mode="all_checks")`
+gets exact types and checks the counts. The body is `dataset_card.md` rendered with Jinja2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from newsbench.tables import Catalog, features_yaml, markdown_field_table
+
+DEFAULT_CONFIG = "claims"
+LICENSE = "other"
+TASK_CATEGORIES = ["token-classification", "text-classification"]
+TASK_IDS = ["named-entity-recognition", "fact-checking"]
+
+
+ANNOTATION_SECTION = """Gold annotations are written by people in `raw/annotations/` (YAML anchored by
+quoted strings, see `ANNOTATION.md` for the guidelines) and resolved to offsets at build time.
+Articles without gold are annotated by the automatic extractors (spaCy `en_core_web_sm` 3.8
+NER and parser, rule-based quote and claim extraction, string-similarity linking)."""
+
+LIMITATIONS = """- The seed set is one story reported by five outlets: figures on it have wide
+  uncertainty and do not generalise to other topics or languages.
+- One article reads as a translation; wording differences across outlets partly reflect
+  translation, not reporting.
+- `origin = auto` rows come from small CPU models and rules; they miss and mis-attribute quotes
+  and merge or split entities. Treat them as a baseline, not as ground truth.
+- Outlets are named only where the text itself carries a credit line; the others are unknown."""
+
+CHANGELOG = """- 0.1.0: first release: four configs, provenance partition, gold for the seed story."""
+
+
+def size_category(n: int) -> str:
+    """The Hub's size_categories bucket for n rows."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+              (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+              (1_000_000_000, "100M<n<1B")]
+    for bound, label in bounds:
+        if n < bound:
+            return label
+    return "n>1T" if n >= 10**12 else "1B<n<10B"
+
+
+def card_yaml(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
+              has_gold: bool, arrow_bytes: dict[str, int]) -> dict[str, Any]:
+    configs = []
+    infos = []
+    order = [DEFAULT_CONFIG] + [n for n in catalog.tables if n != DEFAULT_CONFIG]
+    for name in order:
+        cfg: dict[str, Any] = {"config_name": name}
+        if name == DEFAULT_CONFIG:
+            cfg["default"] = True
+        cfg["data_files"] = [{"split": "test", "path": f"data/{name}/*.parquet"}]
+        configs.append(cfg)
+        infos.append({
+            "config_name": name,
+            "features": features_yaml(catalog[name]),
+            "splits": [{"name": "test", "num_bytes": int(arrow_bytes.get(name, 0)),
+                        "num_examples": len(tables.get(name, []))}],
+        })
+    creators = ["expert-generated", "machine-generated"] if has_gold else ["machine-generated"]
+    languages = sorted({a["language"] for a in tables["articles"] if a.get("language")}) or ["en"]
+    return {
+        "pretty_name": "newsbench",
+        "license": LICENSE,
+        "license_name": "news-publishers-rights-reserved",
+        "license_link": "LICENSE.md",
+        "language": languages,
+        "task_categories": TASK_CATEGORIES,
+        "task_ids": TASK_IDS,
+        "tags": ["news", "quotation-attribution", "claim-detection", "entity-linking",
+                 "cross-document-coreference", "benchmark"],
+        "size_categories": [size_category(len(tables["articles"]))],
+        "annotations_creators": creators,
+        "language_creators": ["found"],
+        "multilinguality": ["monolingual"],
+        "source_datasets": ["original"],
+        "configs": configs,
+        "dataset_info": infos,
+    }
+
+
+def _example(rows: list[dict[str, Any]], key: str, max_chars: int = 300) -> str:
+    """One real row, shortened for display."""
+    if not rows:
+        return "(no rows)"
+    row = sorted(rows, key=lambda r: r[key])[0]
+
+    def short(v: Any) -> Any:
+        if isinstance(v, str) and len(v) > max_chars:
+            return v[:max_chars] + "…"
+        if isinstance(v, list) and len(v) > 3:
+            return [short(x) for x in v[:3]] + [f"… {len(v) - 3} more"]
+        if isinstance(v, list):
+            return [short(x) for x in v]
+        if isinstance(v, dict):
+            return {k: short(x) for k, x in v.items()}
+        return v
+
+    return json.dumps({k: short(v) for k, v in row.items()}, indent=2, ensure_ascii=False,
+                      default=str)
+
+
+def template_path() -> Path:
+    here = Path(__file__).resolve().parents[2] / "dataset_card.md"
+    if here.is_file():
+        return here
+    from importlib import resources
+
+    return Path(str(resources.files("newsbench") / "_templates" / "dataset_card.md"))
+
+
+def render_body(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
+                manifest: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    template = env.from_string(template_path().read_text(encoding="utf-8"))
+    articles = tables["articles"]
+    outlets: dict[str, dict[str, Any]] = {}
+    for a in sorted(articles, key=lambda a: a["article_id"]):
+        key = a.get("outlet") or "(not stated in the text)"
+        entry = outlets.setdefault(key, {"outlet": key, "articles": []})
+        entry["articles"].append(a["article_id"])
+    context = {
+        "schema_version": catalog.schema_version,
+        "counts": {name: len(rows) for name, rows in tables.items()},
+        "field_tables": {name: markdown_field_table(t) for name, t in catalog.tables.items()},
+        "descriptions": {name: t.description for name, t in catalog.tables.items()},
+        "examples": {name: _example(tables[name], t.primary_key)
+                     for name, t in catalog.tables.items()},
+        "outlets": list(outlets.values()),
+        "stories": sorted({a["story_id"] for a in articles if a.get("story_id")}),
+        "n_gold_articles": len(manifest.get("gold_articles", [])),
+        "origins": {name: _origin_counts(tables[name]) for name in ("quotes", "claims", "entities")},
+        "removed_reasons": _removed_reasons(articles),
+        "manifest": manifest,
+        "default_config": DEFAULT_CONFIG,
+        "leaderboard": "No baseline scores were computed for this build.",
+        "annotation_section": ANNOTATION_SECTION,
+        "limitations": LIMITATIONS,
+        "changelog": CHANGELOG,
+        **(extra or {}),
+    }
+    return template.render(**context)
+
+
+def _origin_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r["origin"]] = out.get(r["origin"], 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _removed_reasons(articles: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for a in articles:
+        for span in a["removed"]:
+            out[span["reason"]] = out.get(span["reason"], 0) + 1
+    return dict(sorted(out.items()))
+
+
+def render_card(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
+                manifest: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
+    header = card_yaml(catalog, tables, bool(manifest.get("gold_articles")),
+                       manifest.get("arrow_bytes", {}))
+    front = yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{front}---\n\n{render_body(catalog, tables, manifest, extra)}"
+
+
+def write_card(out: Path, catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
+               manifest: dict[str, Any], cfg: Any = None) -> Path:
+    path = out / "README.md"
+    path.write_text(render_card(catalog, tables, manifest), encoding="utf-8")
+    return path

@@ -1,0 +1,305 @@
+"""The build, stage by stage: read → normalize → annotate/extract → link → validate → write → card.
+
+Data flows one way. Each stage is a small function with per-stage stats (rows in and out, time),
+and per-article work (read, normalize, extract) is pure so it can run in worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from newsbench import annotations as gold
+from newsbench.normalize import check_partition, load_rules, normalize
+from newsbench.problems import BuildFailed, Problem
+from newsbench.read import MAX_FILE_BYTES, RawDocument, discover, read_source
+from newsbench.tables import Catalog, load_catalog
+from newsbench.validate import validate_tables
+
+Tables = dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    raw: Path = Path("raw")
+    out: Path = Path("dist/newsbench")
+    on_error: Literal["fail", "skip"] = "fail"
+    use_gold: bool = True
+    model: str | None = None
+    text_policy: Literal["full", "reference"] = "full"
+    rules: Path | None = None
+    max_file_bytes: int = MAX_FILE_BYTES
+    lock_timeout: float = 0.0
+    workers: int = 1
+    with_figures: bool = True
+
+
+@dataclass
+class StageStats:
+    name: str
+    seconds: float = 0.0
+    rows_in: int = 0
+    rows_out: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    counts: dict[str, int]
+    rejects: list[Problem]
+    stages: list[StageStats]
+    manifest: dict[str, Any]
+
+
+class Progress:
+    """Stage timing and optional progress reporting (the CLI passes a rich-backed callback)."""
+
+    def __init__(self, report: Callable[[str], None] | None = None) -> None:
+        self.stages: list[StageStats] = []
+        self.report = report or (lambda _msg: None)
+
+    @contextmanager
+    def stage(self, name: str, rows_in: int = 0) -> Iterator[StageStats]:
+        stats = StageStats(name, rows_in=rows_in)
+        self.report(f"{name} …")
+        start = time.perf_counter()
+        try:
+            yield stats
+        finally:
+            stats.seconds = round(time.perf_counter() - start, 3)
+            self.stages.append(stats)
+
+
+# --- stages ---------------------------------------------------------------------------------
+
+
+def read_stage(cfg: BuildConfig) -> tuple[list[RawDocument], list[Problem]]:
+    sources, problems = discover(cfg.raw)
+    docs: list[RawDocument] = []
+    for source in sources:
+        result = read_source(source, cfg.max_file_bytes)
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            docs.append(result)
+    return docs, problems
+
+
+def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, Any] | Problem:
+    """Normalize one raw document into an articles row (pure: runs in any process)."""
+    result = normalize(doc.raw_text, load_rules(rules_path))
+    broken = check_partition(doc.raw_text, result)
+    if broken:  # a bug in the normalizer, never silently published
+        return Problem(doc.source_file, "provenance partition broken: " + "; ".join(broken),
+                       "report this as a newsbench bug with the file", stage="normalize")
+    if not result.text:
+        reasons = sorted({s.label for s in result.removed})
+        return Problem(doc.source_file,
+                       f"no article text left after cleaning (all removed as: {', '.join(reasons)})",
+                       "check the file holds an article, or adjust rules/normalize.yaml",
+                       stage="normalize")
+    meta = doc.meta
+    return {
+        "article_id": doc.article_id,
+        "story_id": meta.get("story_id"),
+        "source_file": doc.source_file,
+        "outlet": meta.get("outlet"),
+        "url": meta.get("url"),
+        "language": meta.get("language"),
+        "published_date": meta.get("published_date"),
+        "rights": meta.get("rights"),
+        "title": result.title,
+        "text": result.text,
+        "raw_sha256": doc.raw_sha256,
+        "encoding": doc.encoding,
+        "n_words": result.n_words,
+        "kept": [{"start": s.start, "end": s.end, "role": s.label} for s in result.kept],
+        "removed": [{"start": s.start, "end": s.end, "reason": s.label} for s in result.removed],
+        "near_duplicate_of": None,
+    }
+
+
+def normalize_stage(docs: list[RawDocument], cfg: BuildConfig) -> tuple[list[dict[str, Any]], list[Problem]]:
+    rows, problems = [], []
+    rules_path = str(cfg.rules) if cfg.rules else None
+    for doc in docs:
+        row = article_row(doc, rules_path)
+        (problems if isinstance(row, Problem) else rows).append(row)
+    return rows, problems
+
+
+def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, set[str]]:
+    """Resolve raw/annotations; any annotation problem fails the build (gold must be exact)."""
+    folder = cfg.raw / gold.ANNOTATIONS_DIR
+    ann, problems = gold.load_annotations(folder, cfg.raw)
+    rows, gold_ids, more = gold.resolve(ann, {a["article_id"]: a for a in articles})
+    problems += more
+    if problems:
+        raise BuildFailed(problems, "gold annotations do not resolve")
+    return rows, gold_ids
+
+
+def extract_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, dict[str, Any]]:
+    """Automatic extraction and cross-article linking for the given articles."""
+    if not articles:
+        return {"quotes": [], "claims": [], "entities": []}, {}
+    from newsbench import extract
+
+    nlp = extract.load_nlp(cfg.model)
+    inputs = [
+        extract.ArticleInput(article_id=a["article_id"], text=a["text"], outlet=a["outlet"],
+                             story_id=a["story_id"])
+        for a in articles
+    ]
+    return extract.run(inputs, nlp), extract.model_info(nlp)
+
+
+def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: Tables) -> Tables:
+    return {
+        "articles": articles,
+        **{name: gold_rows.get(name, []) + auto_rows.get(name, []) for name in
+           ("quotes", "claims", "entities")},
+    }
+
+
+# --- the build ------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("newsbench", "datasets", "pyarrow", "pandas", "pandera", "huggingface-hub",
+                 "spacy", "ftfy", "rapidfuzz", "datasketch"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def build_tables(cfg: BuildConfig, progress: Progress | None = None
+                 ) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
+    """Everything up to validation; raises BuildFailed with all problems found."""
+    progress = progress or Progress()
+    catalog = load_catalog()
+    with progress.stage("read") as st:
+        docs, problems = read_stage(cfg)
+        st.rows_out = len(docs)
+        st.notes["rejected"] = len(problems)
+    with progress.stage("normalize", len(docs)) as st:
+        articles, more = normalize_stage(docs, cfg)
+        problems += more
+        st.rows_out = len(articles)
+    file_problems = [p for p in problems if p.stage in ("read", "normalize")]
+    fatal = [p for p in problems if p.stage not in ("read", "normalize")]
+    if fatal or (problems and cfg.on_error == "fail"):
+        raise BuildFailed(problems, f"{len(problems)} input problem(s); nothing was written")
+    if not articles:
+        raise BuildFailed(problems or [Problem(str(cfg.raw), "no .txt articles found",
+                                               "put articles in the raw folder")],
+                          "no articles to build")
+    with progress.stage("annotations", len(articles)) as st:
+        gold_rows, gold_ids = gold_stage(articles, cfg) if cfg.use_gold else ({}, set())
+        st.rows_out = sum(len(v) for v in gold_rows.values())
+        st.notes["gold_articles"] = len(gold_ids)
+    todo = [a for a in articles if a["article_id"] not in gold_ids]
+    with progress.stage("extract+link", len(todo)) as st:
+        auto_rows, model = extract_stage(todo, cfg)
+        st.rows_out = sum(len(v) for v in auto_rows.values())
+    tables = merge_tables(articles, gold_rows, auto_rows)
+    with progress.stage("validate", sum(len(v) for v in tables.values())):
+        invalid = validate_tables(catalog, tables)
+        if invalid:
+            raise BuildFailed(invalid, "validation failed; nothing was written")
+    info = {"model": model, "gold_articles": sorted(gold_ids), "catalog": catalog}
+    return tables, file_problems, info, progress
+
+
+def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> BuildResult:
+    """Build the dataset folder atomically. Raises BuildFailed (nothing written) on bad input."""
+    from newsbench import card, write
+
+    progress = Progress(report)
+    with write.output_lock(cfg.out, cfg.lock_timeout):
+        write.clean_stale(cfg.out)
+        tables, rejects, info, progress = build_tables(cfg, progress)
+        catalog: Catalog = info["catalog"]
+        with progress.stage("write", sum(len(v) for v in tables.values())) as st:
+            stage = write.staging_dir(cfg.out)
+            try:
+                published = apply_text_policy(tables, cfg.text_policy)
+                files, arrow_bytes = {}, {}
+                for name in catalog.tables:
+                    path, arrow_bytes[name] = write.write_table(catalog, name, published[name],
+                                                                stage)
+                    files[path.relative_to(stage).as_posix()] = sha256_file(path)
+                if rejects:
+                    write.write_jsonl(stage / "rejects.jsonl", [p.to_json() for p in rejects])
+                manifest = build_manifest(cfg, tables, rejects, info, files, catalog)
+                manifest["arrow_bytes"] = arrow_bytes
+                write.write_json(stage / "build_manifest.json", manifest)
+                st.rows_out = len(files)
+                with progress.stage("card"):
+                    card.write_card(stage, catalog, published, manifest, cfg)
+                write.publish_dir(stage, cfg.out)
+            except BaseException:
+                import shutil
+
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+    counts = {name: len(rows) for name, rows in tables.items()}
+    return BuildResult(cfg.out, counts, rejects, progress.stages, manifest)
+
+
+def apply_text_policy(tables: Tables, policy: str) -> Tables:
+    """`reference` drops article text and title (and span texts) but keeps hashes and offsets."""
+    if policy == "full":
+        return tables
+    out = dict(tables)
+    out["articles"] = [{**a, "text": None, "title": None} for a in tables["articles"]]
+    return out
+
+
+def build_manifest(cfg: BuildConfig, tables: Tables, rejects: list[Problem], info: dict[str, Any],
+                   files: dict[str, str], catalog: Catalog) -> dict[str, Any]:
+    """What went in and what came out; no timestamps or local paths, so it is reproducible."""
+    from newsbench.normalize import default_rules_path
+
+    rules_file = cfg.rules or default_rules_path()
+    annotation_files = {}
+    ann_dir = cfg.raw / gold.ANNOTATIONS_DIR
+    if cfg.use_gold and ann_dir.is_dir():
+        annotation_files = {p.relative_to(cfg.raw).as_posix(): sha256_file(p)
+                            for p in sorted(ann_dir.rglob("*.yaml"))}
+    inputs = {a["source_file"]: a["raw_sha256"] for a in tables["articles"]}
+    manifest_file = cfg.raw / "sources.yaml"
+    return {
+        "newsbench_build": 1,
+        "schema_version": catalog.schema_version,
+        "options": {"on_error": cfg.on_error, "gold": cfg.use_gold, "text_policy": cfg.text_policy},
+        "inputs": dict(sorted(inputs.items())),
+        "manifest_sha256": sha256_file(manifest_file) if manifest_file.exists() else None,
+        "annotations": annotation_files,
+        "rules_sha256": sha256_file(Path(rules_file)),
+        "model": info.get("model") or None,
+        "packages": package_versions(),
+        "gold_articles": info.get("gold_articles", []),
+        "row_counts": {name: len(rows) for name, rows in sorted(tables.items())},
+        "rejected": [{"file": p.file, "reason": p.message} for p in rejects],
+        "files": dict(sorted(files.items())),
+    }

@@ -1,0 +1,177 @@
+"""Write: deterministic Parquet into a temporary sibling folder, then an atomic swap.
+
+Byte-identical output for the same inputs: rows sorted by primary key, explicit Arrow schema
+(an all-null column never becomes `null`), fixed row-group size, zstd, no pandas metadata.
+Atomic: the new folder is complete before it replaces the old one in a single rename, so a
+failed or killed build leaves the previous output untouched. A lock file keeps two builds from
+writing the same output at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from newsbench.tables import Catalog, arrow_schema
+
+ROW_GROUP_SIZE = 10_000
+SPLIT = "test"
+
+
+def parquet_path(out: Path, table: str, shard: int = 0, n_shards: int = 1) -> Path:
+    return out / "data" / table / f"{SPLIT}-{shard:05d}-of-{n_shards:05d}.parquet"
+
+
+def write_table(catalog: Catalog, name: str, rows: list[dict[str, Any]], out: Path
+                ) -> tuple[Path, int]:
+    """One table to one Parquet file, sorted by its primary key; returns (path, Arrow bytes).
+
+    An empty table is written with no row group at all (a zero-row group breaks readers that
+    take their batch size from the first row group, as `datasets` does).
+    """
+    table = catalog[name]
+    schema = arrow_schema(table)
+    ordered = sorted(rows, key=lambda r: r[table.primary_key])
+    path = parquet_path(out, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_bytes = 0
+    with pq.ParquetWriter(path, schema, compression="zstd", compression_level=9,
+                          use_dictionary=True, write_statistics=True) as writer:
+        for start in range(0, len(ordered), ROW_GROUP_SIZE):
+            chunk = pa.Table.from_pylist(ordered[start : start + ROW_GROUP_SIZE], schema=schema)
+            n_bytes += chunk.nbytes
+            writer.write_table(chunk, row_group_size=ROW_GROUP_SIZE)
+    return path, n_bytes
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
+                    encoding="utf-8")
+
+
+def write_jsonl(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+# --- atomic publish of the output folder ------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def staging_dir(out: Path) -> Path:
+    """A fresh temporary sibling of `out` (same filesystem, so the final rename is atomic)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.building-{os.getpid()}"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir()
+    return stage
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and folder of the new output to disk before it goes live."""
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        fd = os.open(dirpath, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def publish_dir(stage: Path, out: Path) -> None:
+    """Make `stage` the new `out` in one atomic step, then delete the old output."""
+    fsync_tree(stage)
+    if out.exists() and _exchange(stage, out):
+        shutil.rmtree(stage)  # stage now holds the previous output
+    else:
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.rename(out, old)
+            os.rename(stage, out)
+            shutil.rmtree(old)
+        else:
+            os.rename(stage, out)
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def clean_stale(out: Path) -> list[Path]:
+    """Remove staging folders left by killed builds (only while holding the lock)."""
+    removed = []
+    if out.parent.is_dir():
+        for p in out.parent.glob(f".{out.name}.building-*"):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+        for p in out.parent.glob(f".{out.name}.old-*"):
+            if not out.exists():
+                os.rename(p, out)  # a build died between its two renames: restore the old output
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+class LockBusy(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def output_lock(out: Path, timeout: float = 0.0) -> Iterator[None]:
+    """Exclusive lock on `out` (a sibling lock file), waiting up to `timeout` seconds."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out.parent / f".{out.name}.lock"
+    fh = open(lock_path, "a+")  # noqa: SIM115 - held for the duration of the context
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"another build is writing {out} (lock {lock_path} is held); "
+                        "wait for it to finish or pass --lock-timeout SECONDS"
+                    ) from None
+                time.sleep(0.2)
+        yield
+    finally:
+        fh.close()
