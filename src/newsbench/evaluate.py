@@ -15,7 +15,7 @@ automatic rows: ``evaluate("quotes", "dist/newsbench", pred_origin="auto")``).
 
 Result keys (floats rounded to 4 places; every P/R/F1 dict has "precision", "recall", "f1"):
 
-Common: "task", "main" (key of the headline P/R/F1 dict), "n_gold" (gold rows),
+Common: "task", "main" (key path, "/"-separated, of the headline P/R/F1 dict), "n_gold" (gold rows),
 "n_pred" (prediction rows given), "n_pred_ignored" (of those, rows outside the scored articles),
 "n_gold_articles".
 
@@ -26,7 +26,8 @@ quotes (main "overlap_0.8"):
   "speaker_accuracy"   {"matching": "overlap_0.8", "n_matched", "by_entity", "by_name"}
   "end_to_end"         P/R/F1 + "tp", "matching": "overlap_0.8", "speaker": "speaker_entity_id"
   "end_to_end_by_name" the same with the normalized "speaker" name
-  "kind_accuracy"      {"matching": "overlap_0.8", "n_matched", "accuracy"}
+  "kind_accuracy"      {"matching": "overlap_0.8", "n_matched", "accuracy"} (a missing
+                       predicted kind counts as wrong)
   "by_kind"            {kind: {"n_gold", "recall_exact", "recall_overlap_0.3",
                        "recall_overlap_0.8"}}: recall of the gold quotes of each kind
   "clusters", "clusters_matched_only"   quote_cluster_id, see "Clusters" below (overlap_0.8)
@@ -36,7 +37,7 @@ claims (main "overlap_0.5"):
   "claimant_accuracy"  {"matching": "overlap_0.5", "n_matched", "by_entity", "by_name"}
   "clusters", "clusters_matched_only"   claim_cluster_id, see "Clusters" below (overlap_0.5)
 
-entities (main "ner.strict"), plus "n_gold_mentions", "n_pred_mentions",
+entities (main "ner/strict"), plus "n_gold_mentions", "n_pred_mentions",
 "n_pred_mentions_ignored":
   "ner"  {"strict", "exact", "partial", "ent_type"}: P/R/F1 + "correct", "incorrect",
          "partial", "missed", "spurious", "possible", "actual" (SemEval-2013 9.1, nervaluate)
@@ -142,6 +143,8 @@ def load_table(source: str | Path | pd.DataFrame, table: str) -> list[Record]:
     import pyarrow.parquet as pq
 
     path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
         files = sorted((path / "data" / table).glob("*.parquet")) or sorted(path.glob("*.parquet"))
         if not files:
@@ -395,7 +398,7 @@ def _evaluate_entities(gold: list[Record], preds: list[Record], articles: set[st
     p_typed, p_part, dropped, kept_rows = _flatten_entities(preds, "prediction", articles)
     common = g_part.keys() & p_part.keys()
     return {
-        "main": "ner.strict",
+        "main": "ner/strict",
         "n_gold": len(g_rows),
         "n_gold_articles": len(articles),
         "n_pred_ignored": len(preds) - len(kept_rows),
@@ -524,5 +527,5 @@ def format_report(result: Mapping[str, Any]) -> str:
     lines.append(f"{header[0]:<{width}}  " + "  ".join(f"{h:>9}" for h in header[1:]))
     lines.append("-" * (width + 2 + 4 * 9 + 3 * 2))
     for row in rows:
-        lines.append(f"{row[0]:<{width}}  " + "  ".join(f"{c:>9}" for c in row[1:]))
+        lines.append((f"{row[0]:<{width}}  " + "  ".join(f"{c:>9}" for c in row[1:])).rstrip())
     return "\n".join(lines) + "\n"

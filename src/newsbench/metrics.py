@@ -419,6 +419,8 @@ def ner_scores(
     ACT = COR + INC + PAR + SPU (= number of predictions) and POS = COR + INC + PAR + MIS
     (= number of gold mentions); PAR is non-zero only in `partial`. `strict` is the CoNLL
     entity-level score (exact span and type). Both lists empty give 1.0 (nervaluate gives 0).
+    nervaluate aligns separately per scheme, in input order; the counts agree with it except
+    when one prediction overlaps several gold mentions (or one gold mention several predictions).
     """
     counts = {s: dict.fromkeys(("correct", "incorrect", "partial"), 0) for s in SCHEMES}
     matches = align_mentions(pred, gold)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from newsbench import annotations as gold
+from newsbench.faults import checkpoint
 from newsbench.normalize import check_partition, load_rules, normalize
 from newsbench.problems import BuildFailed, Problem
 from newsbench.read import MAX_FILE_BYTES, RawDocument, discover, read_source
@@ -82,7 +83,8 @@ class Progress:
 def read_stage(cfg: BuildConfig) -> tuple[list[RawDocument], list[Problem]]:
     sources, problems = discover(cfg.raw)
     docs: list[RawDocument] = []
-    for source in sources:
+    for i, source in enumerate(sources):
+        checkpoint(f"read:file:{i}")
         result = read_source(source, cfg.max_file_bytes)
         if isinstance(result, Problem):
             problems.append(result)
@@ -128,7 +130,8 @@ def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, An
 def normalize_stage(docs: list[RawDocument], cfg: BuildConfig) -> tuple[list[dict[str, Any]], list[Problem]]:
     rows, problems = [], []
     rules_path = str(cfg.rules) if cfg.rules else None
-    for doc in docs:
+    for i, doc in enumerate(docs):
+        checkpoint(f"normalize:article:{i}")
         row = article_row(doc, rules_path)
         (problems if isinstance(row, Problem) else rows).append(row)
     return rows, problems
@@ -201,10 +204,12 @@ def build_tables(cfg: BuildConfig, progress: Progress | None = None
         docs, problems = read_stage(cfg)
         st.rows_out = len(docs)
         st.notes["rejected"] = len(problems)
+    checkpoint("read:done")
     with progress.stage("normalize", len(docs)) as st:
         articles, more = normalize_stage(docs, cfg)
         problems += more
         st.rows_out = len(articles)
+    checkpoint("normalize:done")
     file_problems = [p for p in problems if p.stage in ("read", "normalize")]
     fatal = [p for p in problems if p.stage not in ("read", "normalize")]
     if fatal or (problems and cfg.on_error == "fail"):
@@ -217,15 +222,18 @@ def build_tables(cfg: BuildConfig, progress: Progress | None = None
         gold_rows, gold_ids = gold_stage(articles, cfg) if cfg.use_gold else ({}, set())
         st.rows_out = sum(len(v) for v in gold_rows.values())
         st.notes["gold_articles"] = len(gold_ids)
+    checkpoint("annotations:done")
     todo = [a for a in articles if a["article_id"] not in gold_ids]
     with progress.stage("extract+link", len(todo)) as st:
         auto_rows, model = extract_stage(todo, cfg)
         st.rows_out = sum(len(v) for v in auto_rows.values())
+    checkpoint("extract:done")
     tables = merge_tables(articles, gold_rows, auto_rows)
     with progress.stage("validate", sum(len(v) for v in tables.values())):
         invalid = validate_tables(catalog, tables)
         if invalid:
             raise BuildFailed(invalid, "validation failed; nothing was written")
+    checkpoint("validate:done")
     info = {"model": model, "gold_articles": sorted(gold_ids), "catalog": catalog}
     return tables, file_problems, info, progress
 
@@ -236,11 +244,14 @@ def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> Buil
 
     progress = Progress(report)
     with write.output_lock(cfg.out, cfg.lock_timeout):
+        checkpoint("lock:acquired")
         write.clean_stale(cfg.out)
+        checkpoint("stale:cleaned")
         tables, rejects, info, progress = build_tables(cfg, progress)
         catalog: Catalog = info["catalog"]
         with progress.stage("write", sum(len(v) for v in tables.values())) as st:
             stage = write.staging_dir(cfg.out)
+            checkpoint("write:staging")
             try:
                 published = apply_text_policy(tables, cfg.text_policy)
                 files, arrow_bytes = {}, {}
@@ -248,14 +259,17 @@ def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> Buil
                     path, arrow_bytes[name] = write.write_table(catalog, name, published[name],
                                                                 stage)
                     files[path.relative_to(stage).as_posix()] = sha256_file(path)
+                    checkpoint(f"write:table:{name}")
                 if rejects:
                     write.write_jsonl(stage / "rejects.jsonl", [p.to_json() for p in rejects])
                 manifest = build_manifest(cfg, tables, rejects, info, files, catalog)
                 manifest["arrow_bytes"] = arrow_bytes
                 write.write_json(stage / "build_manifest.json", manifest)
+                checkpoint("write:manifest")
                 st.rows_out = len(files)
                 with progress.stage("card"):
                     card.write_card(stage, catalog, published, manifest, cfg)
+                checkpoint("card:done")
                 write.publish_dir(stage, cfg.out)
             except BaseException:
                 import shutil

