@@ -16,13 +16,18 @@ BBC = ROOT.parent / "shared" / "corpora" / "bbc"
 SEED_IDS = sorted(p.stem for p in RAW.glob("*.txt"))
 
 
-def run_build(*args: str, env: dict[str, str] | None = None, timeout: float = 600
-              ) -> subprocess.CompletedProcess[str]:
+def run_build(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run build_dataset.py as a user would; returns the completed process."""
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, str(ROOT / "build_dataset.py"), *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
     )
 
 

@@ -22,6 +22,7 @@ def _write(name: str, data: bytes) -> Callable[[Path], str]:
         (raw / name).parent.mkdir(parents=True, exist_ok=True)
         (raw / name).write_bytes(data)
         return name
+
     return make
 
 
@@ -30,6 +31,7 @@ def _manifest(extra: str) -> Callable[[Path], str]:
         with open(raw / "sources.yaml", "a", encoding="utf-8") as fh:
             fh.write(extra)
         return "sources.yaml"
+
     return make
 
 
@@ -37,6 +39,7 @@ def _replace_manifest(text: str) -> Callable[[Path], str]:
     def make(raw: Path) -> str:
         (raw / "sources.yaml").write_text(text, encoding="utf-8")
         return "sources.yaml"
+
     return make
 
 
@@ -62,31 +65,47 @@ def _duplicate_id(raw: Path) -> str:
 
 # kind -> (make the bad input, words the message must contain)
 CASES: dict[str, tuple[Callable[[Path], str], list[str]]] = {
-    "invalid-utf8": (_write("bad_utf8.txt", b"Title\n\nPrice \xa315 today.\n"),
-                     ["not valid utf-8", "byte", "encoding"]),
+    "invalid-utf8": (
+        _write("bad_utf8.txt", b"Title\n\nPrice \xa315 today.\n"),
+        ["not valid utf-8", "byte", "encoding"],
+    ),
     "utf16-bom": (_write("utf16.txt", "Title\n\nText.\n".encode("utf-16")), ["UTF-16"]),
     "empty": (_write("empty.txt", b""), ["empty file"]),
     "whitespace-only": (_write("blank.txt", b" \n\t\n  \n"), ["only whitespace"]),
-    "binary": (_write("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))),
-               ["binary"]),
+    "binary": (
+        _write("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))),
+        ["binary"],
+    ),
     "html": (_write("page.txt", b"<!DOCTYPE html><html><body><p>Hi</p></body></html>"), ["HTML"]),
     "too-large": (_huge, ["bytes", "limit"]),
     "symlink-escape": (_symlink_out, ["outside the raw folder"]),
     "manifest-path-escape": (_manifest("  - file: ../../etc/passwd\n"), ["escapes the raw folder"]),
     "manifest-missing-file": (_manifest("  - file: nowhere.txt\n"), ["nowhere.txt", "not found"]),
     "duplicate-id": (_duplicate_id, ["duplicate article id"]),
-    "manifest-bad-date": (_manifest("  - file: 000_e5de351659e7d52d.txt\n    published_date: 10/11/2025\n"),
-                          ["published_date", "YYYY-MM-DD"]),
-    "manifest-unknown-key": (_manifest("  - file: 001_bed9e1f06f7786ba.txt\n    outlett: AP\n"),
-                             ["unknown key", "outlett"]),
+    "manifest-bad-date": (
+        _manifest("  - file: 000_e5de351659e7d52d.txt\n    published_date: 10/11/2025\n"),
+        ["published_date", "YYYY-MM-DD"],
+    ),
+    "manifest-unknown-key": (
+        _manifest("  - file: 001_bed9e1f06f7786ba.txt\n    outlett: AP\n"),
+        ["unknown key", "outlett"],
+    ),
     "malformed-yaml": (_replace_manifest("articles:\n  - file: [unclosed\n"), ["malformed YAML"]),
-    "yaml-alias-bomb": (_replace_manifest(
-        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\narticles: [*c]\n"), ["aliases"]),
-    "yaml-python-tag": (_replace_manifest("articles: !!python/object/apply:os.system ['true']\n"),
-                        ["malformed YAML"]),
-    "unknown-encoding": (_manifest("  - file: 002_0087b19c8e1d121b.txt\n    encoding: klingon\n"),
-                         ["unknown encoding"]),
+    "yaml-alias-bomb": (
+        _replace_manifest(
+            "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\narticles: [*c]\n"
+        ),
+        ["aliases"],
+    ),
+    "yaml-python-tag": (
+        _replace_manifest("articles: !!python/object/apply:os.system ['true']\n"),
+        ["malformed YAML"],
+    ),
+    "unknown-encoding": (
+        _manifest("  - file: 002_0087b19c8e1d121b.txt\n    encoding: klingon\n"),
+        ["unknown encoding"],
+    ),
 }
 
 
@@ -99,8 +118,9 @@ def previous(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
-def test_bad_input_fails_clearly_and_leaves_output(kind: str, raw_copy: Path,
-                                                   previous: tuple[Path, dict[str, str]]) -> None:
+def test_bad_input_fails_clearly_and_leaves_output(
+    kind: str, raw_copy: Path, previous: tuple[Path, dict[str, str]]
+) -> None:
     make, words = CASES[kind]
     culprit = make(raw_copy)
     out, before = previous
@@ -125,10 +145,13 @@ def test_all_problems_are_listed_not_just_the_first(raw_copy: Path, tmp_path: Pa
     assert not (tmp_path / "out").exists()
 
 
-def test_skip_builds_the_good_articles_and_accounts_for_every_file(raw_copy: Path,
-                                                                   tmp_path: Path) -> None:
-    bad = [CASES[k][0](raw_copy) for k in ("invalid-utf8", "utf16-bom", "empty", "whitespace-only",
-                                           "binary", "html")]
+def test_skip_builds_the_good_articles_and_accounts_for_every_file(
+    raw_copy: Path, tmp_path: Path
+) -> None:
+    bad = [
+        CASES[k][0](raw_copy)
+        for k in ("invalid-utf8", "utf16-bom", "empty", "whitespace-only", "binary", "html")
+    ]
     (raw_copy / "nested" / "deeper").mkdir(parents=True)
     (raw_copy / "nested" / "deeper" / "good.txt").write_text(GOOD, encoding="utf-8")
     out = tmp_path / "out"
@@ -146,7 +169,9 @@ def test_skip_builds_the_good_articles_and_accounts_for_every_file(raw_copy: Pat
 
 
 def test_declared_encoding_reads_a_latin1_file(raw_copy: Path, tmp_path: Path) -> None:
-    (raw_copy / "latin.txt").write_bytes("Pound falls\n\nIt cost £15 yesterday.\n".encode("latin-1"))
+    (raw_copy / "latin.txt").write_bytes(
+        "Pound falls\n\nIt cost £15 yesterday.\n".encode("latin-1")
+    )
     with open(raw_copy / "sources.yaml", "a", encoding="utf-8") as fh:
         fh.write("  - file: latin.txt\n    encoding: latin-1\n")
     out = tmp_path / "out"

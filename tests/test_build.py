@@ -19,15 +19,22 @@ from conftest import RAW, ROOT, SEED_IDS, run_build
 def tree_hashes(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
 @pytest.mark.parametrize("name", TABLE_NAMES)
-def test_load_dataset_reads_every_config_with_declared_features(built: Path, name: str,
-                                                                tmp_path: Path) -> None:
-    ds = load_dataset(str(built), name, split="test", verification_mode="all_checks",
-                      cache_dir=str(tmp_path / "cache"))
+def test_load_dataset_reads_every_config_with_declared_features(
+    built: Path, name: str, tmp_path: Path
+) -> None:
+    ds = load_dataset(
+        str(built),
+        name,
+        split="test",
+        verification_mode="all_checks",
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert ds.features == features(load_catalog()[name])
     assert ds.num_rows > 0
 
@@ -47,26 +54,30 @@ def test_every_seed_is_an_article_with_gold(built: Path) -> None:
 
 def test_offsets_index_the_article_text(built: Path, tmp_path: Path) -> None:
     cache = str(tmp_path / "cache")
-    texts = {a["article_id"]: a["text"] for a in
-             load_dataset(str(built), "articles", split="test", cache_dir=cache)}
+    texts = {
+        a["article_id"]: a["text"]
+        for a in load_dataset(str(built), "articles", split="test", cache_dir=cache)
+    }
     for name in ("quotes", "claims"):
         for row in load_dataset(str(built), name, split="test", cache_dir=cache):
-            assert texts[row["article_id"]][row["char_start"]:row["char_end"]] == row["text"]
+            assert texts[row["article_id"]][row["char_start"] : row["char_end"]] == row["text"]
     for ent in load_dataset(str(built), "entities", split="test", cache_dir=cache):
         for m in ent["mentions"]:
-            assert texts[m["article_id"]][m["char_start"]:m["char_end"]] == m["text"]
+            assert texts[m["article_id"]][m["char_start"] : m["char_end"]] == m["text"]
 
 
 def test_manifest_records_inputs_versions_schema_and_counts(built: Path) -> None:
     manifest = json.loads((built / "build_manifest.json").read_text())
-    raw_sha = {f"{i}.txt": hashlib.sha256((RAW / f"{i}.txt").read_bytes()).hexdigest()
-               for i in SEED_IDS}
+    raw_sha = {
+        f"{i}.txt": hashlib.sha256((RAW / f"{i}.txt").read_bytes()).hexdigest() for i in SEED_IDS
+    }
     assert manifest["inputs"] == raw_sha
     assert manifest["schema_version"] == load_catalog().schema_version
     assert manifest["packages"]["pyarrow"] and manifest["packages"]["datasets"]
     assert set(manifest["row_counts"]) == set(TABLE_NAMES)
-    assert manifest["files"] == {k: v for k, v in tree_hashes(built).items()
-                                 if k.endswith(".parquet")}
+    assert manifest["files"] == {
+        k: v for k, v in tree_hashes(built).items() if k.endswith(".parquet")
+    }
 
 
 def test_output_holds_no_local_paths(built: Path) -> None:
@@ -77,7 +88,9 @@ def test_output_holds_no_local_paths(built: Path) -> None:
                 assert needle not in data, (path, needle)
 
 
-def test_validate_command_accepts_the_build_and_catches_tampering(built: Path, tmp_path: Path) -> None:
+def test_validate_command_accepts_the_build_and_catches_tampering(
+    built: Path, tmp_path: Path
+) -> None:
     assert check_output(built) == []
     copy = tmp_path / "copy"
     shutil.copytree(built, copy)

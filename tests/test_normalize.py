@@ -20,14 +20,14 @@ SEEDS = {
     "000_e5de351659e7d52d": dict(
         title="Syria joins anti-ISIL alliance after landmark White House talks",
         first="Syria is joining the global coalition against the ISIL terrorist organization",
-        last="But he suggested talks facilitated by Trump and Washington could help start negotiations.",
+        last="suggested talks facilitated by Trump and Washington could help start negotiations.",
         reasons={"duplicate-title", "dateline", "caption"},
         gone=["In this photo released by Syrian Presidency", "WASHINGTON\n"],
     ),
     "001_bed9e1f06f7786ba": dict(
         title="Meeting with Trump: Syria joins US-led coalition against IS",
         first="Syria has joined the US-led coalition to combat the terrorist organization",
-        last="certain sanctions against Syria under the so-called Caesar Act would be suspended for another 180 days.",
+        last="under the so-called Caesar Act would be suspended for another 180 days.",
         reasons={"dateline", "newsletter", "credit-line"},
         gone=["By subscribing to the newsletter", "Every other Tuesday", "RND/AP", "\nrnd"],
     ),
@@ -35,23 +35,41 @@ SEEDS = {
         title="Syria to Join US-Led Coalition Against Islamic State After Trump Meeting",
         first="Syria will join the international coalition to combat the Islamic State group",
         last='addressing "foreign terrorists" and militant groups operating in the country.',
-        reasons={"duplicate-title", "share-widget", "comments-widget", "newsletter",
-                 "appended-unrelated-story"},
-        gone=["Share this post", "Comments", "Be the first to know", "Subscribing", "Grammys",
-              "Rock Hall of Fame", "Knives Out", "Kendrick Lamar", "O A"],
+        reasons={
+            "duplicate-title",
+            "share-widget",
+            "comments-widget",
+            "newsletter",
+            "appended-unrelated-story",
+        },
+        gone=[
+            "Share this post",
+            "Comments",
+            "Be the first to know",
+            "Subscribing",
+            "Grammys",
+            "Rock Hall of Fame",
+            "Knives Out",
+            "Kendrick Lamar",
+            "O A",
+        ],
     ),
     "003_1aac22ea31ac63a2": dict(
         title="Syria joins alliance against Daesh after White House talks",
         first="Syria is joining the global coalition against Daesh, a US official said Monday",
-        last="He met Russian President Vladimir Putin in October in their first meeting since the removal of Assad, a key Kremlin ally.",
+        last="in their first meeting since the removal of Assad, a key Kremlin ally.",
         reasons={"caption", "audio-note", "summary"},
-        gone=["(L) shaking hands", "AI technology was used", "- Syria is joining",
-              "- Syrian President Ahmed al-Sharaa visited"],
+        gone=[
+            "(L) shaking hands",
+            "AI technology was used",
+            "- Syria is joining",
+            "- Syrian President Ahmed al-Sharaa visited",
+        ],
     ),
     "004_7f75fb188196c575": dict(
         title=None,
         first="DONALD Trump welcomed the Syrian President and ex-Jihadi fighter",
-        last="has recently been slammed for links to killings of members of Syria’s Alawite minority.",
+        last="slammed for links to killings of members of Syria’s Alawite minority.",
         reasons=set(),
         gone=[],
     ),
@@ -80,7 +98,9 @@ def test_words_are_never_changed(article_id: str) -> None:
     raw = (RAW / f"{article_id}.txt").read_text(encoding="utf-8")
     result = normalize(raw)
     kept_words = Counter(
-        w for s in result.kept if s.label == "body"
+        w
+        for s in result.kept
+        if s.label == "body"
         for w in unicodedata.normalize("NFC", raw[s.start : s.end]).split()
     )
     assert Counter(result.text.split()) == kept_words
@@ -155,8 +175,10 @@ def test_each_rule_kind_removes_its_line(inserted: str, reason: str, where: str)
 
 
 def test_trailing_credit_and_related_links_end_the_article() -> None:
-    raw = ("Council approves city budget\n\nThe council approved the budget.\n\n"
-           "Related stories\n\nMayor resigns over scandal\n\nSchools reopen\n\n(AFP)\n")
+    raw = (
+        "Council approves city budget\n\nThe council approved the budget.\n\n"
+        "Related stories\n\nMayor resigns over scandal\n\nSchools reopen\n\n(AFP)\n"
+    )
     result = normalize(raw)
     assert result.text == "The council approved the budget."
     labels = [s.label for s in result.removed]
@@ -198,9 +220,16 @@ def test_rules_file_is_data_a_maintainer_can_extend(tmp_path: Path) -> None:
 
 # --- property tests ------------------------------------------------------------------------------
 
-BOILERPLATE = ["Share this post", "Comments", "By subscribing to the newsletter, I agree.",
-               "Note: AI technology was used to generate this article’s audio.", "WASHINGTON",
-               "In this photo released by the press office, two leaders meet.", "RND/AP", "- bullet"]
+BOILERPLATE = [
+    "Share this post",
+    "Comments",
+    "By subscribing to the newsletter, I agree.",
+    "Note: AI technology was used to generate this article’s audio.",
+    "WASHINGTON",
+    "In this photo released by the press office, two leaders meet.",
+    "RND/AP",
+    "- bullet",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -212,8 +241,11 @@ def test_any_text_partitions_exactly(raw: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    paragraphs=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1),
-                        min_size=1, max_size=8),
+    paragraphs=st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1),
+        min_size=1,
+        max_size=8,
+    ),
     inserts=st.lists(st.tuples(st.integers(0, 8), st.sampled_from(BOILERPLATE)), max_size=4),
     sep=st.sampled_from(["\n", "\n\n", "\r\n", "\n \n"]),
 )

@@ -22,12 +22,44 @@ from conftest import ROOT
 
 # The columns the Foundation issue requires, by name (more may be added, none removed).
 REQUIRED = {
-    "articles": ["article_id", "story_id", "source_file", "outlet", "url", "language",
-                 "published_date", "title", "text", "raw_sha256", "n_words", "removed"],
-    "quotes": ["quote_id", "article_id", "text", "char_start", "char_end", "speaker",
-               "speaker_entity_id", "cue", "kind", "quote_cluster_id", "origin"],
-    "claims": ["claim_id", "article_id", "text", "char_start", "char_end", "claimant",
-               "claimant_entity_id", "claim_cluster_id", "origin"],
+    "articles": [
+        "article_id",
+        "story_id",
+        "source_file",
+        "outlet",
+        "url",
+        "language",
+        "published_date",
+        "title",
+        "text",
+        "raw_sha256",
+        "n_words",
+        "removed",
+    ],
+    "quotes": [
+        "quote_id",
+        "article_id",
+        "text",
+        "char_start",
+        "char_end",
+        "speaker",
+        "speaker_entity_id",
+        "cue",
+        "kind",
+        "quote_cluster_id",
+        "origin",
+    ],
+    "claims": [
+        "claim_id",
+        "article_id",
+        "text",
+        "char_start",
+        "char_end",
+        "claimant",
+        "claimant_entity_id",
+        "claim_cluster_id",
+        "origin",
+    ],
     "entities": ["entity_id", "name", "type", "aliases", "mentions", "n_articles", "origin"],
 }
 
@@ -82,9 +114,19 @@ def test_allowed_values_are_enforced_by_pandera() -> None:
     from newsbench.tables import to_dataframe
 
     table = load_catalog()["quotes"]
-    row = {"quote_id": "q-1", "article_id": "a", "text": "x", "char_start": 0, "char_end": 1,
-           "speaker": None, "speaker_entity_id": None, "cue": None, "kind": "shouted",
-           "quote_cluster_id": "qc-1", "origin": "gold"}
+    row = {
+        "quote_id": "q-1",
+        "article_id": "a",
+        "text": "x",
+        "char_start": 0,
+        "char_end": 1,
+        "speaker": None,
+        "speaker_entity_id": None,
+        "cue": None,
+        "kind": "shouted",
+        "quote_cluster_id": "qc-1",
+        "origin": "gold",
+    }
     with pytest.raises(pe.SchemaErrors) as err:
         pandera_schema(table).validate(to_dataframe(table, [row]), lazy=True)
     assert "kind" in set(err.value.failure_cases["column"])

@@ -21,10 +21,11 @@ TASK_CATEGORIES = ["token-classification", "text-classification"]
 TASK_IDS = ["named-entity-recognition", "fact-checking"]
 
 
-ANNOTATION_SECTION = """Gold annotations are written by people in `raw/annotations/` (YAML anchored by
-quoted strings, see `ANNOTATION.md` for the guidelines) and resolved to offsets at build time.
-Articles without gold are annotated by the automatic extractors (spaCy `en_core_web_sm` 3.8
-NER and parser, rule-based quote and claim extraction, string-similarity linking)."""
+ANNOTATION_SECTION = """Gold annotations are written by people in `raw/annotations/` (YAML
+anchored by quoted strings, see `ANNOTATION.md` for the guidelines) and resolved to offsets at
+build time. Articles without gold are annotated by the automatic extractors (spaCy
+`en_core_web_sm` 3.8 NER and parser, rule-based quote and claim extraction,
+string-similarity linking)."""
 
 LIMITATIONS = """- The seed set is one story reported by five outlets: figures on it have wide
   uncertainty and do not generalise to other topics or languages.
@@ -34,22 +35,34 @@ LIMITATIONS = """- The seed set is one story reported by five outlets: figures o
   and merge or split entities. Treat them as a baseline, not as ground truth.
 - Outlets are named only where the text itself carries a credit line; the others are unknown."""
 
-CHANGELOG = """- 0.1.0: first release: four configs, provenance partition, gold for the seed story."""
+CHANGELOG = (
+    """- 0.1.0: first release: four configs, provenance partition, gold for the seed story."""
+)
 
 
 def size_category(n: int) -> str:
     """The Hub's size_categories bucket for n rows."""
-    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-              (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
-              (1_000_000_000, "100M<n<1B")]
+    bounds = [
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+        (100_000_000, "10M<n<100M"),
+        (1_000_000_000, "100M<n<1B"),
+    ]
     for bound, label in bounds:
         if n < bound:
             return label
     return "n>1T" if n >= 10**12 else "1B<n<10B"
 
 
-def card_yaml(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
-              has_gold: bool, arrow_bytes: dict[str, int]) -> dict[str, Any]:
+def card_yaml(
+    catalog: Catalog,
+    tables: dict[str, list[dict[str, Any]]],
+    has_gold: bool,
+    arrow_bytes: dict[str, int],
+) -> dict[str, Any]:
     configs = []
     infos = []
     order = [DEFAULT_CONFIG] + [n for n in catalog.tables if n != DEFAULT_CONFIG]
@@ -59,12 +72,19 @@ def card_yaml(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
             cfg["default"] = True
         cfg["data_files"] = [{"split": "test", "path": f"data/{name}/*.parquet"}]
         configs.append(cfg)
-        infos.append({
-            "config_name": name,
-            "features": features_yaml(catalog[name]),
-            "splits": [{"name": "test", "num_bytes": int(arrow_bytes.get(name, 0)),
-                        "num_examples": len(tables.get(name, []))}],
-        })
+        infos.append(
+            {
+                "config_name": name,
+                "features": features_yaml(catalog[name]),
+                "splits": [
+                    {
+                        "name": "test",
+                        "num_bytes": int(arrow_bytes.get(name, 0)),
+                        "num_examples": len(tables.get(name, [])),
+                    }
+                ],
+            }
+        )
     creators = ["expert-generated", "machine-generated"] if has_gold else ["machine-generated"]
     languages = sorted({a["language"] for a in tables["articles"] if a.get("language")}) or ["en"]
     return {
@@ -75,8 +95,14 @@ def card_yaml(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
         "language": languages,
         "task_categories": TASK_CATEGORIES,
         "task_ids": TASK_IDS,
-        "tags": ["news", "quotation-attribution", "claim-detection", "entity-linking",
-                 "cross-document-coreference", "benchmark"],
+        "tags": [
+            "news",
+            "quotation-attribution",
+            "claim-detection",
+            "entity-linking",
+            "cross-document-coreference",
+            "benchmark",
+        ],
         "size_categories": [size_category(len(tables["articles"]))],
         "annotations_creators": creators,
         "language_creators": ["found"],
@@ -104,8 +130,9 @@ def _example(rows: list[dict[str, Any]], key: str, max_chars: int = 300) -> str:
             return {k: short(x) for k, x in v.items()}
         return v
 
-    return json.dumps({k: short(v) for k, v in row.items()}, indent=2, ensure_ascii=False,
-                      default=str)
+    return json.dumps(
+        {k: short(v) for k, v in row.items()}, indent=2, ensure_ascii=False, default=str
+    )
 
 
 def template_path() -> Path:
@@ -117,12 +144,17 @@ def template_path() -> Path:
     return Path(str(resources.files("newsbench") / "_templates" / "dataset_card.md"))
 
 
-def render_body(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
-                manifest: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
+def render_body(
+    catalog: Catalog,
+    tables: dict[str, list[dict[str, Any]]],
+    manifest: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> str:
     import jinja2
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
     template = env.from_string(template_path().read_text(encoding="utf-8"))
     articles = tables["articles"]
     outlets: dict[str, dict[str, Any]] = {}
@@ -135,12 +167,15 @@ def render_body(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
         "counts": {name: len(rows) for name, rows in tables.items()},
         "field_tables": {name: markdown_field_table(t) for name, t in catalog.tables.items()},
         "descriptions": {name: t.description for name, t in catalog.tables.items()},
-        "examples": {name: _example(tables[name], t.primary_key)
-                     for name, t in catalog.tables.items()},
+        "examples": {
+            name: _example(tables[name], t.primary_key) for name, t in catalog.tables.items()
+        },
         "outlets": list(outlets.values()),
         "stories": sorted({a["story_id"] for a in articles if a.get("story_id")}),
         "n_gold_articles": len(manifest.get("gold_articles", [])),
-        "origins": {name: _origin_counts(tables[name]) for name in ("quotes", "claims", "entities")},
+        "origins": {
+            name: _origin_counts(tables[name]) for name in ("quotes", "claims", "entities")
+        },
         "removed_reasons": _removed_reasons(articles),
         "manifest": manifest,
         "default_config": DEFAULT_CONFIG,
@@ -168,16 +203,26 @@ def _removed_reasons(articles: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def render_card(catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
-                manifest: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
-    header = card_yaml(catalog, tables, bool(manifest.get("gold_articles")),
-                       manifest.get("arrow_bytes", {}))
+def render_card(
+    catalog: Catalog,
+    tables: dict[str, list[dict[str, Any]]],
+    manifest: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> str:
+    header = card_yaml(
+        catalog, tables, bool(manifest.get("gold_articles")), manifest.get("arrow_bytes", {})
+    )
     front = yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=100)
     return f"---\n{front}---\n\n{render_body(catalog, tables, manifest, extra)}"
 
 
-def write_card(out: Path, catalog: Catalog, tables: dict[str, list[dict[str, Any]]],
-               manifest: dict[str, Any], cfg: Any = None) -> Path:
+def write_card(
+    out: Path,
+    catalog: Catalog,
+    tables: dict[str, list[dict[str, Any]]],
+    manifest: dict[str, Any],
+    cfg: Any = None,
+) -> Path:
     path = out / "README.md"
     path.write_text(render_card(catalog, tables, manifest), encoding="utf-8")
     return path

@@ -25,8 +25,9 @@ def read_tables(folder: Path) -> tuple[dict[str, list[dict[str, Any]]], list[Pro
     for name, table in catalog.tables.items():
         files = sorted((folder / "data" / name).glob("*.parquet"))
         if not files:
-            problems.append(Problem(f"data/{name}", "no Parquet files", "rebuild the dataset",
-                                    stage="validate"))
+            problems.append(
+                Problem(f"data/{name}", "no Parquet files", "rebuild the dataset", stage="validate")
+            )
             tables[name] = []
             continue
         rows: list[dict[str, Any]] = []
@@ -34,13 +35,21 @@ def read_tables(folder: Path) -> tuple[dict[str, list[dict[str, Any]]], list[Pro
             rel = f.relative_to(folder).as_posix()
             try:
                 pf = pq.ParquetFile(f)
-            except Exception as exc:  # noqa: BLE001 - any unreadable file is reported
-                problems.append(Problem(rel, f"unreadable Parquet: {exc}", "rebuild", stage="validate"))
+            except Exception as exc:
+                problems.append(
+                    Problem(rel, f"unreadable Parquet: {exc}", "rebuild", stage="validate")
+                )
                 continue
             expected = arrow_schema(table)
             if not pf.schema_arrow.remove_metadata().equals(expected.remove_metadata()):
-                problems.append(Problem(rel, "Arrow schema differs from schema/tables.yaml",
-                                        "rebuild with this version of newsbench", stage="validate"))
+                problems.append(
+                    Problem(
+                        rel,
+                        "Arrow schema differs from schema/tables.yaml",
+                        "rebuild with this version of newsbench",
+                        stage="validate",
+                    )
+                )
                 continue
             rows += pf.read().to_pylist()
         tables[name] = rows
@@ -49,7 +58,9 @@ def read_tables(folder: Path) -> tuple[dict[str, list[dict[str, Any]]], list[Pro
 
 def check_output(folder: Path) -> list[Problem]:
     if not folder.is_dir():
-        return [Problem(str(folder), "not a folder", "pass a built dataset folder", stage="validate")]
+        return [
+            Problem(str(folder), "not a folder", "pass a built dataset folder", stage="validate")
+        ]
     catalog = load_catalog()
     tables, problems = read_tables(folder)
     if problems:
@@ -65,27 +76,51 @@ def check_output(folder: Path) -> list[Problem]:
         for rel, digest in manifest.get("files", {}).items():
             path = folder / rel
             if not path.exists():
-                problems.append(Problem(rel, "listed in build_manifest.json but missing", "rebuild",
-                                        stage="validate"))
+                problems.append(
+                    Problem(
+                        rel,
+                        "listed in build_manifest.json but missing",
+                        "rebuild",
+                        stage="validate",
+                    )
+                )
             elif sha256_file(path) != digest:
-                problems.append(Problem(rel, "sha256 differs from build_manifest.json (file changed "
-                                        "after the build)", "rebuild", stage="validate"))
+                problems.append(
+                    Problem(
+                        rel,
+                        "sha256 differs from build_manifest.json (file changed after the build)",
+                        "rebuild",
+                        stage="validate",
+                    )
+                )
     else:
         problems.append(Problem("build_manifest.json", "missing", "rebuild", stage="validate"))
     readme = folder / "README.md"
     if readme.exists():
         text = readme.read_text(encoding="utf-8")
         if "[More Information Needed]" in text:
-            problems.append(Problem("README.md", "card has unfilled template sections",
-                                    "fill them in dataset_card.md", stage="validate"))
+            problems.append(
+                Problem(
+                    "README.md",
+                    "card has unfilled template sections",
+                    "fill them in dataset_card.md",
+                    stage="validate",
+                )
+            )
         header = yaml.safe_load(text.split("---", 2)[1]) if text.startswith("---") else {}
         for info in header.get("dataset_info", []):
             name = info["config_name"]
             declared = info["splits"][0]["num_examples"]
             if declared != len(tables.get(name, [])):
-                problems.append(Problem("README.md", f"config {name}: card declares {declared} rows, "
-                                        f"files hold {len(tables.get(name, []))}", "rebuild",
-                                        stage="validate"))
+                problems.append(
+                    Problem(
+                        "README.md",
+                        f"config {name}: card declares {declared} rows, "
+                        f"files hold {len(tables.get(name, []))}",
+                        "rebuild",
+                        stage="validate",
+                    )
+                )
     else:
         problems.append(Problem("README.md", "missing dataset card", "rebuild", stage="validate"))
     return problems

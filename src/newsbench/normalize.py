@@ -168,9 +168,8 @@ def _applies(rule: Rule, state: str) -> bool:
 
 
 def _looks_like_title(line: _Line, rules: Rules) -> bool:
-    return (
-        len(line.norm.split()) <= rules.title_max_words
-        and not rules.title_not_matching.search(line.norm)
+    return len(line.norm.split()) <= rules.title_max_words and not rules.title_not_matching.search(
+        line.norm
     )
 
 
@@ -204,7 +203,10 @@ def normalize(raw: str, rules: Rules | None = None) -> Normalized:
     title: str | None = None
     for line in lines:
         if state == "tail":
-            rule = next((r for r in rules.rules if r.where == "anywhere" and r.pattern.search(line.norm)), None)
+            rule = next(
+                (r for r in rules.rules if r.where == "anywhere" and r.pattern.search(line.norm)),
+                None,
+            )
             line.label = rule.reason if rule else rules.tail_reason
             out.append(line)
             continue
@@ -317,7 +319,9 @@ def check_partition(raw: str, result: Normalized) -> list[str]:
     titles = [normalize_span(raw[s.start : s.end]) for s in result.kept if s.label == "title"]
     if titles != ([result.title] if result.title is not None else []):
         problems.append(f"title {result.title!r} is not its kept span {titles!r}")
-    body = "\n\n".join(normalize_span(raw[s.start : s.end]) for s in result.kept if s.label == "body")
+    body = "\n\n".join(
+        normalize_span(raw[s.start : s.end]) for s in result.kept if s.label == "body"
+    )
     if body != result.text:
         problems.append("text is not the normalized kept body spans")
     return problems

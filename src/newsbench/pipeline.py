@@ -98,14 +98,20 @@ def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, An
     result = normalize(doc.raw_text, load_rules(rules_path))
     broken = check_partition(doc.raw_text, result)
     if broken:  # a bug in the normalizer, never silently published
-        return Problem(doc.source_file, "provenance partition broken: " + "; ".join(broken),
-                       "report this as a newsbench bug with the file", stage="normalize")
+        return Problem(
+            doc.source_file,
+            "provenance partition broken: " + "; ".join(broken),
+            "report this as a newsbench bug with the file",
+            stage="normalize",
+        )
     if not result.text:
         reasons = sorted({s.label for s in result.removed})
-        return Problem(doc.source_file,
-                       f"no article text left after cleaning (all removed as: {', '.join(reasons)})",
-                       "check the file holds an article, or adjust rules/normalize.yaml",
-                       stage="normalize")
+        return Problem(
+            doc.source_file,
+            f"no article text left after cleaning (all removed as: {', '.join(reasons)})",
+            "check the file holds an article, or adjust rules/normalize.yaml",
+            stage="normalize",
+        )
     meta = doc.meta
     return {
         "article_id": doc.article_id,
@@ -127,7 +133,9 @@ def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, An
     }
 
 
-def normalize_stage(docs: list[RawDocument], cfg: BuildConfig) -> tuple[list[dict[str, Any]], list[Problem]]:
+def normalize_stage(
+    docs: list[RawDocument], cfg: BuildConfig
+) -> tuple[list[dict[str, Any]], list[Problem]]:
     rows, problems = [], []
     rules_path = str(cfg.rules) if cfg.rules else None
     for i, doc in enumerate(docs):
@@ -148,7 +156,9 @@ def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables
     return rows, gold_ids
 
 
-def extract_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, dict[str, Any]]:
+def extract_stage(
+    articles: list[dict[str, Any]], cfg: BuildConfig
+) -> tuple[Tables, dict[str, Any]]:
     """Automatic extraction and cross-article linking for the given articles."""
     if not articles:
         return {"quotes": [], "claims": [], "entities": []}, {}
@@ -156,8 +166,9 @@ def extract_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tab
 
     nlp = extract.load_nlp(cfg.model)
     inputs = [
-        extract.ArticleInput(article_id=a["article_id"], text=a["text"], outlet=a["outlet"],
-                             story_id=a["story_id"])
+        extract.ArticleInput(
+            article_id=a["article_id"], text=a["text"], outlet=a["outlet"], story_id=a["story_id"]
+        )
         for a in articles
     ]
     return extract.run(inputs, nlp), extract.model_info(nlp)
@@ -166,8 +177,10 @@ def extract_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tab
 def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: Tables) -> Tables:
     return {
         "articles": articles,
-        **{name: gold_rows.get(name, []) + auto_rows.get(name, []) for name in
-           ("quotes", "claims", "entities")},
+        **{
+            name: gold_rows.get(name, []) + auto_rows.get(name, [])
+            for name in ("quotes", "claims", "entities")
+        },
     }
 
 
@@ -186,8 +199,18 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("newsbench", "datasets", "pyarrow", "pandas", "pandera", "huggingface-hub",
-                 "spacy", "ftfy", "rapidfuzz", "datasketch"):
+    for name in (
+        "newsbench",
+        "datasets",
+        "pyarrow",
+        "pandas",
+        "pandera",
+        "huggingface-hub",
+        "spacy",
+        "ftfy",
+        "rapidfuzz",
+        "datasketch",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -195,8 +218,9 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def build_tables(cfg: BuildConfig, progress: Progress | None = None
-                 ) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
+def build_tables(
+    cfg: BuildConfig, progress: Progress | None = None
+) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
     """Everything up to validation; raises BuildFailed with all problems found."""
     progress = progress or Progress()
     catalog = load_catalog()
@@ -215,9 +239,11 @@ def build_tables(cfg: BuildConfig, progress: Progress | None = None
     if fatal or (problems and cfg.on_error == "fail"):
         raise BuildFailed(problems, f"{len(problems)} input problem(s); nothing was written")
     if not articles:
-        raise BuildFailed(problems or [Problem(str(cfg.raw), "no .txt articles found",
-                                               "put articles in the raw folder")],
-                          "no articles to build")
+        raise BuildFailed(
+            problems
+            or [Problem(str(cfg.raw), "no .txt articles found", "put articles in the raw folder")],
+            "no articles to build",
+        )
     with progress.stage("annotations", len(articles)) as st:
         gold_rows, gold_ids = gold_stage(articles, cfg) if cfg.use_gold else ({}, set())
         st.rows_out = sum(len(v) for v in gold_rows.values())
@@ -256,8 +282,9 @@ def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> Buil
                 published = apply_text_policy(tables, cfg.text_policy)
                 files, arrow_bytes = {}, {}
                 for name in catalog.tables:
-                    path, arrow_bytes[name] = write.write_table(catalog, name, published[name],
-                                                                stage)
+                    path, arrow_bytes[name] = write.write_table(
+                        catalog, name, published[name], stage
+                    )
                     files[path.relative_to(stage).as_posix()] = sha256_file(path)
                     checkpoint(f"write:table:{name}")
                 if rejects:
@@ -289,8 +316,14 @@ def apply_text_policy(tables: Tables, policy: str) -> Tables:
     return out
 
 
-def build_manifest(cfg: BuildConfig, tables: Tables, rejects: list[Problem], info: dict[str, Any],
-                   files: dict[str, str], catalog: Catalog) -> dict[str, Any]:
+def build_manifest(
+    cfg: BuildConfig,
+    tables: Tables,
+    rejects: list[Problem],
+    info: dict[str, Any],
+    files: dict[str, str],
+    catalog: Catalog,
+) -> dict[str, Any]:
     """What went in and what came out; no timestamps or local paths, so it is reproducible."""
     from newsbench.normalize import default_rules_path
 
@@ -298,8 +331,10 @@ def build_manifest(cfg: BuildConfig, tables: Tables, rejects: list[Problem], inf
     annotation_files = {}
     ann_dir = cfg.raw / gold.ANNOTATIONS_DIR
     if cfg.use_gold and ann_dir.is_dir():
-        annotation_files = {p.relative_to(cfg.raw).as_posix(): sha256_file(p)
-                            for p in sorted(ann_dir.rglob("*.yaml"))}
+        annotation_files = {
+            p.relative_to(cfg.raw).as_posix(): sha256_file(p)
+            for p in sorted(ann_dir.rglob("*.yaml"))
+        }
     inputs = {a["source_file"]: a["raw_sha256"] for a in tables["articles"]}
     manifest_file = cfg.raw / "sources.yaml"
     return {

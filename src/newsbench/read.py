@@ -49,7 +49,9 @@ class RawDocument:
 
 def default_article_id(source_file: str) -> str:
     """The file's path relative to raw/, without extension: "business/001"."""
-    return source_file[: -len(Path(source_file).suffix)] if Path(source_file).suffix else source_file
+    return (
+        source_file[: -len(Path(source_file).suffix)] if Path(source_file).suffix else source_file
+    )
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -172,13 +174,25 @@ def discover(raw_dir: Path) -> tuple[list[Source], list[Problem]]:
             ]
         for key in sorted(set(data) - {"defaults", "articles"}):
             problems.append(
-                Problem(MANIFEST_NAME, f"unknown top-level key {key!r}", "use defaults, articles",
-                        field=key, stage="manifest")
+                Problem(
+                    MANIFEST_NAME,
+                    f"unknown top-level key {key!r}",
+                    "use defaults, articles",
+                    field=key,
+                    stage="manifest",
+                )
             )
         defaults = data.get("defaults") or {}
         if not isinstance(defaults, dict):
-            problems.append(Problem(MANIFEST_NAME, "`defaults:` must be a mapping", "",
-                                    field="defaults", stage="manifest"))
+            problems.append(
+                Problem(
+                    MANIFEST_NAME,
+                    "`defaults:` must be a mapping",
+                    "",
+                    field="defaults",
+                    stage="manifest",
+                )
+            )
             defaults = {}
         problems += _check_meta(defaults, "defaults", None)
         entries = data.get("articles") or []
@@ -189,8 +203,11 @@ def discover(raw_dir: Path) -> tuple[list[Source], list[Problem]]:
         rel = path.relative_to(raw_dir).as_posix()
         if not _inside(path, raw_dir):
             problems.append(
-                Problem(rel, "symbolic link points outside the raw folder",
-                        "copy the file into the raw folder instead of linking to it")
+                Problem(
+                    rel,
+                    "symbolic link points outside the raw folder",
+                    "copy the file into the raw folder instead of linking to it",
+                )
             )
             continue
         if path.is_file():
@@ -202,8 +219,13 @@ def discover(raw_dir: Path) -> tuple[list[Source], list[Problem]]:
         line = lines[i] if i < len(lines) else None
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             problems.append(
-                Problem(MANIFEST_NAME, f"articles[{i}]: each entry needs `file: PATH`", "",
-                        line=line, stage="manifest")
+                Problem(
+                    MANIFEST_NAME,
+                    f"articles[{i}]: each entry needs `file: PATH`",
+                    "",
+                    line=line,
+                    stage="manifest",
+                )
             )
             continue
         rel = entry["file"]
@@ -212,23 +234,39 @@ def discover(raw_dir: Path) -> tuple[list[Source], list[Problem]]:
         target = raw_dir / rel
         if Path(rel).is_absolute() or not _inside(target, raw_dir):
             problems.append(
-                Problem(MANIFEST_NAME, f"{where}: path escapes the raw folder",
-                        "give a path relative to the raw folder, without '..'",
-                        line=line, field="file", stage="manifest")
+                Problem(
+                    MANIFEST_NAME,
+                    f"{where}: path escapes the raw folder",
+                    "give a path relative to the raw folder, without '..'",
+                    line=line,
+                    field="file",
+                    stage="manifest",
+                )
             )
             continue
         rel = target.resolve().relative_to(raw_dir.resolve()).as_posix()
         if rel in by_file:
             problems.append(
-                Problem(MANIFEST_NAME, f"{where}: file listed twice", "keep one entry per file",
-                        line=line, field="file", stage="manifest")
+                Problem(
+                    MANIFEST_NAME,
+                    f"{where}: file listed twice",
+                    "keep one entry per file",
+                    line=line,
+                    field="file",
+                    stage="manifest",
+                )
             )
             continue
         if rel not in on_disk:
             problems.append(
-                Problem(MANIFEST_NAME, f"{where}: file not found",
-                        "add the file to the raw folder or remove the entry",
-                        line=line, field="file", stage="manifest")
+                Problem(
+                    MANIFEST_NAME,
+                    f"{where}: file not found",
+                    "add the file to the raw folder or remove the entry",
+                    line=line,
+                    field="file",
+                    stage="manifest",
+                )
             )
             continue
         by_file[rel] = {**entry, "_line": line}
@@ -240,15 +278,22 @@ def discover(raw_dir: Path) -> tuple[list[Source], list[Problem]]:
         article_id = str(entry.get("id") or default_article_id(rel))
         if not _ID.match(article_id):
             problems.append(
-                Problem(rel, f"article id {article_id!r} has characters other than letters, "
-                        "digits, . _ / -", "rename the file or set `id:` in sources.yaml",
-                        field="id")
+                Problem(
+                    rel,
+                    f"article id {article_id!r} has characters other than letters, digits, . _ / -",
+                    "rename the file or set `id:` in sources.yaml",
+                    field="id",
+                )
             )
             continue
         if article_id in seen_ids:
             problems.append(
-                Problem(rel, f"duplicate article id {article_id!r} (also {seen_ids[article_id]})",
-                        "set a distinct `id:` for one of them in sources.yaml", field="id")
+                Problem(
+                    rel,
+                    f"duplicate article id {article_id!r} (also {seen_ids[article_id]})",
+                    "set a distinct `id:` for one of them in sources.yaml",
+                    field="id",
+                )
             )
             continue
         seen_ids[article_id] = rel
@@ -266,7 +311,9 @@ def read_source(source: Source, max_bytes: int = MAX_FILE_BYTES) -> RawDocument 
     try:
         size = source.path.stat().st_size
     except OSError as exc:
-        return Problem(rel, f"cannot read file: {exc.strerror}", "check the file exists and is readable")
+        return Problem(
+            rel, f"cannot read file: {exc.strerror}", "check the file exists and is readable"
+        )
     if size > max_bytes:
         return Problem(
             rel,
@@ -287,7 +334,9 @@ def read_source(source: Source, max_bytes: int = MAX_FILE_BYTES) -> RawDocument 
             "convert it to UTF-8, or declare `encoding: utf-16` for it in sources.yaml",
         )
     if not explicit and b"\x00" in data[:8192]:
-        return Problem(rel, "binary data (NUL bytes), not text", "remove the file; raw/ holds .txt articles")
+        return Problem(
+            rel, "binary data (NUL bytes), not text", "remove the file; raw/ holds .txt articles"
+        )
     try:
         text = data.decode(source.encoding)
     except UnicodeDecodeError as exc:

@@ -44,7 +44,7 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise YamlError(f"not valid UTF-8 at byte {exc.start}") from None
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_NoAliasLoader)
     except YamlError:
         raise
     except yaml.MarkedYAMLError as exc:

@@ -17,8 +17,9 @@ MAX_PER_CHECK = 50  # report at most this many rows per (table, column, check); 
 
 
 def _problem(table: str, row_id: Any, column: str, message: str) -> Problem:
-    return Problem(file=f"{table}", message=f"row {row_id!s}: {message}", field=column,
-                   stage="validate")
+    return Problem(
+        file=f"{table}", message=f"row {row_id!s}: {message}", field=column, stage="validate"
+    )
 
 
 def schema_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
@@ -46,12 +47,14 @@ def schema_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
                     if idx is not None and str(idx).isdigit() and int(idx) < len(rows)
                     else "-"
                 )
-                problems.append(_problem(name, row_id, column,
-                                         f"fails {check} (value {case.failure_case!r})"))
+                problems.append(
+                    _problem(name, row_id, column, f"fails {check} (value {case.failure_case!r})")
+                )
             for (column, check), n in counts.items():
                 if n > MAX_PER_CHECK:
-                    problems.append(_problem(name, "…", column,
-                                             f"{n - MAX_PER_CHECK} more rows fail {check}"))
+                    problems.append(
+                        _problem(name, "…", column, f"{n - MAX_PER_CHECK} more rows fail {check}")
+                    )
     return problems
 
 
@@ -73,8 +76,11 @@ def cross_table_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
             for row in tables.get(name, []):
                 value = row.get(col.name)
                 if value is not None and value not in keys[target_table]:
-                    problems.append(_problem(name, row[pk], col.name,
-                                             f"{value!r} does not exist in {col.references}"))
+                    problems.append(
+                        _problem(
+                            name, row[pk], col.name, f"{value!r} does not exist in {col.references}"
+                        )
+                    )
 
     for name in ("quotes", "claims"):
         pk = catalog[name].primary_key
@@ -87,30 +93,60 @@ def cross_table_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
     for ent in tables.get("entities", []):
         for i, m in enumerate(ent.get("mentions") or []):
             if m["article_id"] not in keys["articles"]:
-                problems.append(_problem("entities", ent["entity_id"], f"mentions[{i}].article_id",
-                                         f"{m['article_id']!r} does not exist in articles"))
+                problems.append(
+                    _problem(
+                        "entities",
+                        ent["entity_id"],
+                        f"mentions[{i}].article_id",
+                        f"{m['article_id']!r} does not exist in articles",
+                    )
+                )
                 continue
-            problems += _span_problems("entities", ent["entity_id"], m, texts,
-                                       column=f"mentions[{i}]")
+            problems += _span_problems(
+                "entities", ent["entity_id"], m, texts, column=f"mentions[{i}]"
+            )
         n_articles = len({m["article_id"] for m in ent.get("mentions") or []})
         if ent.get("n_articles") != n_articles:
-            problems.append(_problem("entities", ent["entity_id"], "n_articles",
-                                     f"is {ent.get('n_articles')}, mentions span {n_articles}"))
+            problems.append(
+                _problem(
+                    "entities",
+                    ent["entity_id"],
+                    "n_articles",
+                    f"is {ent.get('n_articles')}, mentions span {n_articles}",
+                )
+            )
     return problems
 
 
-def _span_problems(table: str, row_id: Any, row: dict[str, Any], texts: dict[str, str | None],
-                   column: str = "char_start") -> list[Problem]:
+def _span_problems(
+    table: str,
+    row_id: Any,
+    row: dict[str, Any],
+    texts: dict[str, str | None],
+    column: str = "char_start",
+) -> list[Problem]:
     text = texts.get(row["article_id"])
     if text is None:  # reference builds carry no text; the reference check covers the id
         return []
     s, e = row["char_start"], row["char_end"]
     if not (0 <= s < e <= len(text)):
-        return [_problem(table, row_id, column,
-                         f"span [{s}, {e}) outside the article text (length {len(text)})")]
+        return [
+            _problem(
+                table,
+                row_id,
+                column,
+                f"span [{s}, {e}) outside the article text (length {len(text)})",
+            )
+        ]
     if text[s:e] != row["text"]:
-        return [_problem(table, row_id, column,
-                         f"text {row['text']!r} != articles.text[{s}:{e}] {text[s:e]!r}")]
+        return [
+            _problem(
+                table,
+                row_id,
+                column,
+                f"text {row['text']!r} != articles.text[{s}:{e}] {text[s:e]!r}",
+            )
+        ]
     return []
 
 

@@ -36,8 +36,9 @@ def parquet_path(out: Path, table: str, shard: int = 0, n_shards: int = 1) -> Pa
     return out / "data" / table / f"{SPLIT}-{shard:05d}-of-{n_shards:05d}.parquet"
 
 
-def write_table(catalog: Catalog, name: str, rows: list[dict[str, Any]], out: Path
-                ) -> tuple[Path, int]:
+def write_table(
+    catalog: Catalog, name: str, rows: list[dict[str, Any]], out: Path
+) -> tuple[Path, int]:
     """One table to one Parquet file, sorted by its primary key; returns (path, Arrow bytes).
 
     An empty table is written with no row group at all (a zero-row group breaks readers that
@@ -49,8 +50,14 @@ def write_table(catalog: Catalog, name: str, rows: list[dict[str, Any]], out: Pa
     path = parquet_path(out, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_bytes = 0
-    with pq.ParquetWriter(path, schema, compression="zstd", compression_level=9,
-                          use_dictionary=True, write_statistics=True) as writer:
+    with pq.ParquetWriter(
+        path,
+        schema,
+        compression="zstd",
+        compression_level=9,
+        use_dictionary=True,
+        write_statistics=True,
+    ) as writer:
         for start in range(0, len(ordered), ROW_GROUP_SIZE):
             chunk = pa.Table.from_pylist(ordered[start : start + ROW_GROUP_SIZE], schema=schema)
             n_bytes += chunk.nbytes
@@ -59,8 +66,10 @@ def write_table(catalog: Catalog, name: str, rows: list[dict[str, Any]], out: Pa
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
+        encoding="utf-8",
+    )
 
 
 def write_jsonl(path: Path, lines: list[str]) -> None:

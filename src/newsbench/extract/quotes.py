@@ -1,0 +1,567 @@
+"""Quotes of one article: direct and partial quotes between quotation marks, indirect speech,
+and who said them.
+
+Marks are paired by a small state machine that knows straight and curly marks, quotes running
+over several paragraphs (no closing mark at the paragraph end, an opening mark at the start of
+the next) and unbalanced marks (a quote left open to the end of its paragraph is closed there
+when it reads as speech, else dropped; a stray closing mark is ignored), so it never fails on
+real text. The speaker comes from the dependency parse of the cue verb ("said", "told",
+"according to", "X said:"), pronouns go to the previous speaker or the most recent person, and a
+source without a name keeps its description ("a senior administration official").
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span, Token
+
+from newsbench.extract.records import Chain, Mention, Quote
+
+# Verbs that introduce speech or writing (lemmas). Reported clauses are taken from their ccomp.
+SPEECH_VERBS = frozenset("""
+say tell write add state insist note confirm announce explain claim warn argue ask reply respond
+describe call dub refer suggest acknowledge admit declare stress emphasise emphasize tweet post
+comment predict urge vow promise deny report recall reveal remark observe complain concede
+contend assert pledge testify tease quip joke boast lament mention allege affirm reiterate
+repeat threaten accuse demand proclaim inform assure caution disclose brand label hail
+continue conclude estimate agree
+""".split())
+# Verbs that only count as a cue for a quote, never as a source of indirect speech.
+_QUOTE_ONLY = frozenset({"describe", "call", "dub", "refer", "brand", "label", "hail", "continue"})
+_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
+_PLURAL_PRONOUNS = frozenset({"they", "them", "we"})
+_DOUBLE_OPEN = "“„«‟"
+_DOUBLE_CLOSE = "”»"
+_OPEN_CONTEXT = set(" \t\n([{—–-/:;") | set(_DOUBLE_OPEN)
+_CLOSE_CONTEXT = set(" \t\n.,;:!?)]}—–-…'’") | set(_DOUBLE_CLOSE)
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*\s+")
+_MIN_REPAIRED_WORDS = 4
+
+
+@dataclass(frozen=True)
+class QuoteSpan:
+    """Characters between a pair of marks (marks excluded); `repaired` when a mark was missing."""
+
+    start: int
+    end: int
+    open_mark: int
+    close_mark: int
+    repaired: bool = False
+
+
+@dataclass(frozen=True)
+class ReportedClause:
+    """An indirect-speech clause ("X said that ..."), kept for claims even when it holds quotes."""
+
+    start: int
+    end: int
+    cue: str
+    speaker_chain: str | None
+    speaker_text: str | None
+    has_quote: bool
+
+
+class _Paragraphs:
+    """Paragraph index of a character offset (paragraphs are split at line breaks)."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer(r"\n+", text)]
+        self.ends = [m.start() for m in re.finditer(r"\n+", text)] + [len(text)]
+
+    def index(self, pos: int) -> int:
+        return bisect.bisect_right(self.starts, pos) - 1
+
+    def start(self, i: int) -> int:
+        return self.starts[i]
+
+    def end(self, i: int) -> int:
+        return self.ends[i]
+
+
+def _double_role(text: str, i: int) -> str:
+    """open, close or either, from the mark itself (curly) and its neighbours (straight)."""
+    char = text[i]
+    prev = text[i - 1] if i > 0 else " "
+    nxt = text[i + 1] if i + 1 < len(text) else " "
+    opens = prev in _OPEN_CONTEXT and not nxt.isspace()
+    closes = nxt in _CLOSE_CONTEXT and not prev.isspace()
+    if char in _DOUBLE_OPEN:
+        return "close" if closes and not opens and char == "“" and nxt in ".,;:!?" else "open"
+    if char in _DOUBLE_CLOSE:
+        return "open" if opens and not closes and char == "”" else "close"
+    if opens and not closes:
+        return "open"
+    if closes and not opens:
+        return "close"
+    return "either"
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def find_quote_spans(text: str) -> list[QuoteSpan]:
+    """Pair quotation marks; see the module docstring for unbalanced and multi-paragraph marks."""
+    paragraphs = _Paragraphs(text)
+    marks = [(i, _double_role(text, i)) for i, c in enumerate(text)
+             if c == '"' or c in _DOUBLE_OPEN or c in _DOUBLE_CLOSE]
+    spans: list[QuoteSpan] = []
+    open_at: int | None = None
+    open_para = -1
+
+    def close_repaired() -> None:
+        assert open_at is not None
+        end = paragraphs.end(open_para)
+        if _words(text[open_at + 1 : end]) >= _MIN_REPAIRED_WORDS:
+            spans.append(QuoteSpan(open_at + 1, end, open_at, end, repaired=True))
+
+    for pos, role in marks:
+        para = paragraphs.index(pos)
+        if open_at is not None and para != open_para:
+            continues = (role != "close" and para == open_para + 1
+                         and not text[paragraphs.start(para) : pos].strip())
+            if continues:
+                open_para = para  # the quote goes on in this paragraph
+                continue
+            close_repaired()
+            open_at = None
+        if open_at is None:
+            if role != "close":
+                open_at, open_para = pos, para
+            continue  # a stray closing mark is ignored
+        if role == "open":  # the previous quote was never closed: start again here
+            open_at, open_para = pos, para
+            continue
+        spans.append(QuoteSpan(open_at + 1, pos, open_at, pos))
+        open_at = None
+    if open_at is not None:
+        close_repaired()
+    spans += _single_quote_spans(text, spans, paragraphs)
+    return sorted(_trim(text, s) for s in spans if s.end > s.start)
+
+
+def _single_quote_spans(text: str, doubles: list[QuoteSpan], paragraphs: _Paragraphs
+                        ) -> list[QuoteSpan]:
+    """'Single-quoted' spans outside double quotes; apostrophes never open or close one."""
+    inside = [(s.open_mark, s.close_mark) for s in doubles]
+    out: list[QuoteSpan] = []
+    open_at: int | None = None
+    for i, c in enumerate(text):
+        if c not in "'‘’" or any(a <= i <= b for a, b in inside):
+            continue
+        prev = text[i - 1] if i > 0 else " "
+        nxt = text[i + 1] if i + 1 < len(text) else " "
+        if open_at is not None and paragraphs.index(i) != paragraphs.index(open_at):
+            open_at = None
+        can_open = c in "'‘" and (prev.isspace() or prev in "([{—–-/\"“") and nxt.isalnum()
+        can_close = c in "'’" and not prev.isspace() and (nxt.isspace() or nxt in ".,;:!?)]—–-\"”")
+        if open_at is not None and can_close:
+            out.append(QuoteSpan(open_at + 1, i, open_at, i))
+            open_at = None
+        elif can_open:
+            open_at = i
+    return out
+
+
+def _trim(text: str, span: QuoteSpan) -> QuoteSpan:
+    start, end = span.start, span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return QuoteSpan(start, end, span.open_mark, span.close_mark, span.repaired)
+
+
+# --- attribution -----------------------------------------------------------------------------
+
+
+def _is_cue(token: Token) -> bool:
+    if token.lower_ == "according":
+        return any(c.lower_ == "to" for c in token.children) or (
+            token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to")
+    return token.pos_ == "VERB" and token.lemma_.lower() in SPEECH_VERBS
+
+
+def _cue_text(token: Token) -> str:
+    return "according to" if token.lower_ == "according" else token.text
+
+
+def _negated(token: Token) -> bool:
+    return any(c.dep_ == "neg" for c in token.children)
+
+
+def _subject(verb: Token) -> Token | None:
+    """Who does the speaking: nsubj of the cue, "according to X", or the subject of the verb a
+    participle or conjunct hangs on ("..., saying", "said ... and added")."""
+    token = verb
+    for depth in range(5):
+        if token.lower_ == "according":
+            for prep in token.children:
+                if prep.lower_ == "to":
+                    objs = [c for c in prep.children if c.dep_ == "pobj"]
+                    return objs[0] if objs else None
+            if token.i + 2 <= len(token.doc) - 1:
+                nxt = token.doc[token.i + 1]
+                objs = [c for c in nxt.children if c.dep_ == "pobj"]
+                return objs[0] if objs else None
+            return None
+        deps = ("nsubj",) if depth == 0 else ("nsubj", "nsubjpass")
+        subjects = [c for c in token.children if c.dep_ in deps]
+        if subjects:
+            return subjects[0]
+        if token.dep_ in ("conj", "advcl", "xcomp", "pcomp") and token.head is not token:
+            token = token.head
+            continue
+        return None
+    return None
+
+
+@dataclass
+class _Speaker:
+    chain: str | None
+    text: str | None
+    paragraph: int
+    chain_type: str | None = None
+
+
+class _Attribution:
+    """Maps subjects to chains or descriptions and resolves pronouns, in document order."""
+
+    def __init__(self, text: str, doc: Doc, mentions: Sequence[Mention],
+                 chains: Sequence[Chain], quoted: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.doc = doc
+        self.mentions = sorted(mentions, key=lambda m: m.char_start)
+        self.starts = [m.char_start for m in self.mentions]
+        self.chain_type = {c.key: c.type for c in chains}
+        self.chain_name = {c.key: c.name for c in chains}
+        self.paragraphs = _Paragraphs(text)
+        self.quoted = quoted
+        self.last: _Speaker | None = None
+
+    def in_quote(self, pos: int) -> bool:
+        return any(s <= pos < e for s, e in self.quoted)
+
+    def mention_at(self, start: int, end: int) -> Mention | None:
+        i = bisect.bisect_right(self.starts, start) - 1
+        for m in self.mentions[max(0, i - 1) : i + 2]:
+            if m.char_start <= start and end <= m.char_end + 1 and start < m.char_end:
+                return m
+        return None
+
+    def mention_in(self, span: Span) -> Mention | None:
+        for token in span:
+            m = self.mention_at(token.idx, token.idx + len(token.text))
+            if m is not None:
+                return m
+        return None
+
+    def last_person_before(self, pos: int) -> Mention | None:
+        i = bisect.bisect_left(self.starts, pos)
+        for m in reversed(self.mentions[:i]):
+            if m.type == "PERSON" and not self.in_quote(m.char_start):
+                return m
+        return None
+
+    def describe(self, head: Token) -> str:
+        """The words naming an unnamed source: the subject's phrase, cut at a comma or clause."""
+        left = head.left_edge.i
+        right = head.i
+        for child in head.rights:
+            if child.dep_ in ("relcl", "acl", "appos", "punct", "cc", "conj", "advcl"):
+                break
+            right = child.right_edge.i
+        span = head.doc[left : right + 1]
+        return span.text.strip(" ,")
+
+    def speaker(self, verb: Token | None, pos: int) -> _Speaker:
+        """Resolve the speaker of a quote or clause whose cue is `verb` (None: no cue)."""
+        paragraph = self.paragraphs.index(pos)
+        if verb is None:
+            return self._continuation(paragraph)
+        subject = _subject(verb)
+        if subject is None:
+            return _Speaker(None, None, paragraph)
+        lower = subject.lower_
+        if lower in _PERSON_PRONOUNS or lower in _PLURAL_PRONOUNS:
+            return self._pronoun(lower, subject.idx, paragraph)
+        mention = self.mention_at(subject.idx, subject.idx + len(subject.text))
+        if mention is None:
+            for child in subject.children:
+                if child.dep_ in ("appos", "compound", "flat"):
+                    mention = self.mention_in(
+                        subject.doc[child.left_edge.i : child.right_edge.i + 1])
+                    if mention is not None and mention.type in ("PERSON", "ORG"):
+                        break
+                    mention = None
+        if mention is not None:
+            return _Speaker(mention.chain, self.chain_name[mention.chain], paragraph,
+                            self.chain_type[mention.chain])
+        return _Speaker(None, self.describe(subject), paragraph)
+
+    def _pronoun(self, pronoun: str, pos: int, paragraph: int) -> _Speaker:
+        last = self.last
+        recent = last is not None and last.paragraph >= paragraph - 1 and (
+            last.chain is None and last.text is not None or last.chain is not None)
+        if pronoun in _PLURAL_PRONOUNS:
+            if recent and last is not None and last.chain_type != "PERSON":
+                return _Speaker(last.chain, last.text, paragraph, last.chain_type)
+            return _Speaker(None, None, paragraph)
+        if recent and last is not None and last.chain_type in (None, "PERSON"):
+            return _Speaker(last.chain, last.text, paragraph, last.chain_type)
+        mention = self.last_person_before(pos)
+        if mention is None:
+            return _Speaker(None, None, paragraph)
+        return _Speaker(mention.chain, self.chain_name[mention.chain], paragraph, "PERSON")
+
+    def _continuation(self, paragraph: int) -> _Speaker:
+        last = self.last
+        if last is not None and last.paragraph >= paragraph - 1:
+            return _Speaker(last.chain, last.text, paragraph, last.chain_type)
+        return _Speaker(None, None, paragraph)
+
+
+def _tokens(doc: Doc, start: int, end: int) -> Span | None:
+    return doc.char_span(start, end, alignment_mode="expand")
+
+
+def _sentence_prefix(text: str, paragraphs: _Paragraphs, pos: int) -> str:
+    """Text from the start of the sentence (within the paragraph) up to `pos`."""
+    para_start = paragraphs.start(paragraphs.index(pos))
+    before = text[para_start:pos]
+    last = None
+    for m in _SENTENCE_END.finditer(before):
+        last = m
+    return before[last.end() :] if last else before
+
+
+def _dependency_cue(span: Span, attribution: _Attribution) -> Token | None:
+    """The nearest speech verb above the quote in the parse, outside every quote."""
+    best: tuple[int, Token] | None = None
+    for token in span:
+        if span.start <= token.head.i < span.end:
+            continue
+        node, steps = token.head, 0
+        while steps < 8:
+            if _is_cue(node) and not attribution.in_quote(node.idx):
+                distance = min(abs(node.idx - span.start_char), abs(node.idx - span.end_char))
+                if best is None or distance < best[0]:
+                    best = (distance, node)
+                break
+            if node.head is node:
+                break
+            node, steps = node.head, steps + 1
+    return best[1] if best else None
+
+
+def _window_cue(doc: Doc, start: int, end: int, attribution: _Attribution, nearest_last: bool
+                ) -> Token | None:
+    span = _tokens(doc, start, end) if end > start else None
+    if span is None:
+        return None
+    found = [t for t in span if _is_cue(t) and not attribution.in_quote(t.idx)]
+    if not found:
+        return None
+    return found[-1] if nearest_last else found[0]
+
+
+def _trailing_end(text: str, paragraphs: _Paragraphs, pos: int, attribution: _Attribution
+                  ) -> int:
+    """End of the attribution after a closing mark: the sentence end, another quote, or 80 chars."""
+    limit = min(paragraphs.end(paragraphs.index(pos)), pos + 80)
+    for i in range(pos, limit):
+        if text[i] in ".!?" or (attribution.in_quote(i) and i > pos + 1):
+            return i
+    return limit
+
+
+def _is_quoted_name(text: str, mentions: Sequence[Mention], start: int, end: int) -> bool:
+    """A quoted name or title ('Israel', "Truth Social"), not speech."""
+    if any(m.char_start <= start and end <= m.char_end for m in mentions) and _words(text) <= 4:
+        return True
+    words = text.split()
+    return 0 < len(words) <= 3 and all(w[0].isupper() or w.lower() in ("of", "the", "and")
+                                       for w in words) and not re.search(r"[.!?,]$", text)
+
+
+def extract_quotes(article_id: str, text: str, doc: Doc, mentions: Sequence[Mention],
+                   chains: Sequence[Chain]) -> tuple[list[Quote], list[ReportedClause]]:
+    """Direct, partial and indirect quotes of one article, and every reported clause."""
+    spans = find_quote_spans(text)
+    quoted = [(s.open_mark, s.close_mark + 1) for s in spans]
+    attribution = _Attribution(text, doc, mentions, chains, quoted)
+    paragraphs = attribution.paragraphs
+    candidates: list[tuple[int, str, object]] = [(s.start, "quote", s) for s in spans]
+    clauses = _reported_clauses(doc, attribution)
+    candidates += [(c[0], "clause", c) for c in clauses]
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    quotes: list[Quote] = []
+    found: list[tuple[int, int, str, _Speaker]] = []
+    kept_spans: list[tuple[int, int]] = []
+    for _, what, item in candidates:
+        if what == "quote":
+            assert isinstance(item, QuoteSpan)
+            quote = _classify(article_id, text, doc, item, mentions, attribution, paragraphs)
+            if quote is not None:
+                quotes.append(quote)
+                kept_spans.append((item.open_mark, item.close_mark + 1))
+            continue
+        start, end, verb = item  # type: ignore[misc]
+        speaker = attribution.speaker(verb, verb.idx)
+        found.append((start, end, _cue_text(verb), speaker))
+        if speaker.chain or speaker.text:
+            attribution.last = speaker
+    reported = [
+        ReportedClause(start, end, cue, speaker.chain, speaker.text,
+                       any(s < end and start < e for s, e in kept_spans))
+        for start, end, cue, speaker in found
+    ]
+    for clause in reported:
+        if not clause.has_quote:
+            quotes.append(Quote(article_id, clause.start, clause.end,
+                                text[clause.start : clause.end], "indirect", clause.cue,
+                                clause.speaker_chain, clause.speaker_text))
+    quotes.sort(key=lambda q: (q.char_start, q.char_end))
+    return _dedupe(quotes), reported
+
+
+def _dedupe(quotes: list[Quote]) -> list[Quote]:
+    out: list[Quote] = []
+    seen: set[tuple[int, int]] = set()
+    for q in quotes:
+        if (q.char_start, q.char_end) not in seen:
+            seen.add((q.char_start, q.char_end))
+            out.append(q)
+    return out
+
+
+def _classify(article_id: str, text: str, doc: Doc, span: QuoteSpan,
+              mentions: Sequence[Mention], attribution: _Attribution, paragraphs: _Paragraphs
+              ) -> Quote | None:
+    """Keep a quoted span as direct or partial speech with its cue and speaker, or drop it."""
+    content = text[span.start : span.end]
+    if not content.strip() or not any(c.isalpha() for c in content):
+        return None
+    tokens = _tokens(doc, span.start, span.end)
+    if tokens is None:
+        return None
+    prefix = _sentence_prefix(text, paragraphs, span.open_mark)
+    stripped = prefix.strip()
+    opens_clause = not stripped or stripped.endswith(":")
+    ends_utterance = bool(re.search(r"[.!?,…]$", content.rstrip("\"'”’ ")))
+    after = text[span.close_mark + 1 : span.close_mark + 3]
+    if after[:1] in (",",) or after.strip()[:1] in (".", "!", "?", ""):
+        ends_utterance = True
+    trailing = None
+    if ends_utterance:
+        end = _trailing_end(text, paragraphs, span.close_mark + 1, attribution)
+        trailing = _window_cue(doc, span.close_mark + 1, end, attribution, nearest_last=False)
+    leading = _window_cue(doc, span.open_mark - len(prefix), span.open_mark, attribution,
+                          nearest_last=True)
+    dependency = _dependency_cue(tokens, attribution)
+    if opens_clause and trailing is not None:
+        verb = trailing
+    else:
+        verb = dependency or leading or trailing
+    if verb is not None and _negated(verb) and verb.lemma_ != "deny":
+        verb = None
+    cue: str | None = _cue_text(verb) if verb is not None else None
+    colon_subject: Token | None = None
+    if verb is None and stripped.endswith(":"):
+        cue = ":"
+        prefix_span = _tokens(doc, span.open_mark - len(prefix), span.open_mark)
+        if prefix_span is not None and len(prefix_span):
+            root = prefix_span.root
+            colon_subject = root
+    if _is_quoted_name(content, mentions, span.start, span.end):
+        return None
+    if cue is None:
+        utterance = _words(content) >= 4 and (opens_clause or ends_utterance) and (
+            opens_clause or not stripped)
+        if not utterance:
+            return None  # a scare quote or a quoted term with no one saying it
+    kind = "direct" if opens_clause and (content[:1].isupper() or content[:1].isdigit()
+                                         or content[:1] in "….'\"‘“") else "partial"
+    if verb is not None:
+        speaker = attribution.speaker(verb, span.start)
+    elif colon_subject is not None:
+        speaker = attribution.speaker(colon_subject, span.start)
+    else:
+        speaker = attribution.speaker(None, span.start)
+    if speaker.chain or speaker.text:
+        attribution.last = speaker
+    return Quote(article_id, span.start, span.end, content, kind, cue, speaker.chain,
+                 speaker.text)
+
+
+def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, int, Token]]:
+    """(start, end, cue) of every clause reported by a speech verb, outermost only."""
+    found: list[tuple[int, int, Token]] = []
+    for token in doc:
+        if not _is_cue(token) or attribution.in_quote(token.idx) or _negated(token):
+            continue
+        if token.lemma_.lower() in _QUOTE_ONLY:
+            continue
+        if token.lower_ == "according":
+            span = _according_clause(token)
+            if span is not None:
+                found.append((*span, token))
+            continue
+        for child in token.children:
+            if child.dep_ != "ccomp":
+                continue
+            tokens = list(child.subtree)
+            span = _clause_chars(tokens)
+            if span is not None:
+                found.append((*span, token))
+    found.sort(key=lambda f: (f[0], -f[1]))
+    outer: list[tuple[int, int, Token]] = []
+    for f in found:
+        if any(o[0] <= f[0] and f[1] <= o[1] for o in outer):
+            continue
+        outer.append(f)
+    return outer
+
+
+_MARKERS = frozenset({"that", "whether", "if"})
+
+
+def _clause_chars(tokens: list[Token]) -> tuple[int, int] | None:
+    """Character span of a clause: leading complementiser and edge punctuation dropped."""
+    tokens = sorted(tokens, key=lambda t: t.i)
+    while tokens and (tokens[0].lower_ in _MARKERS and tokens[0].dep_ == "mark"
+                      or tokens[0].is_punct or tokens[0].is_space):
+        tokens = tokens[1:]
+    while tokens and (tokens[-1].is_punct or tokens[-1].is_space):
+        tokens = tokens[:-1]
+    if len(tokens) < 4 or not any(t.pos_ in ("VERB", "AUX") for t in tokens):
+        return None
+    # a clause must be contiguous; keep the run holding its head
+    runs: list[list[Token]] = [[tokens[0]]]
+    for t in tokens[1:]:
+        if t.i == runs[-1][-1].i + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    run = max(runs, key=len)
+    if len(run) < 4:
+        return None
+    return run[0].idx, run[-1].idx + len(run[-1].text)
+
+
+def _according_clause(token: Token) -> tuple[int, int] | None:
+    """"According to X, S" / "S, according to X": S is the reported clause."""
+    head = token.head
+    if head is token:
+        return None
+    skip = {t.i for t in token.subtree}
+    tokens = [t for t in head.subtree if t.i not in skip]
+    sent = token.sent
+    tokens = [t for t in tokens if sent.start <= t.i < sent.end]
+    if not tokens:
+        return None
+    return _clause_chars(tokens)

@@ -1,0 +1,66 @@
+"""Validation before writing: each problem names table, row id, column and what is wrong."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from newsbench.check import read_tables
+from newsbench.tables import load_catalog
+from newsbench.validate import validate_tables
+
+from conftest import RAW, run_build
+
+
+@pytest.fixture(scope="module")
+def tables(built: Path) -> dict:
+    rows, problems = read_tables(built)
+    assert problems == []
+    return rows
+
+
+def test_the_built_tables_are_valid(tables: dict) -> None:
+    assert validate_tables(load_catalog(), tables) == []
+
+
+def test_each_kind_of_error_is_reported_with_its_row(tables: dict) -> None:
+    bad = copy.deepcopy(tables)
+    q0, q1 = bad["quotes"][0], bad["quotes"][1]
+    q0["char_end"] += 3  # span no longer matches its text
+    q1["kind"] = "shouted"  # not an allowed value
+    bad["claims"][0]["article_id"] = "no-such-article"  # dangling reference
+    bad["claims"][1]["claim_id"] = bad["claims"][2]["claim_id"]  # duplicate id
+    bad["quotes"][2]["speaker_entity_id"] = "e-unknown"  # unknown entity
+    bad["entities"][0]["n_articles"] += 1  # inconsistent count
+    bad["entities"][1]["mentions"][0]["char_start"] += 1  # mention text mismatch
+    problems = validate_tables(load_catalog(), bad)
+    rendered = "\n".join(p.render() for p in problems)
+    assert f"row {q0['quote_id']}" in rendered and "!= articles.text" in rendered
+    assert f"row {q1['quote_id']}" in rendered and "kind" in rendered
+    assert "'no-such-article' does not exist in articles.article_id" in rendered
+    assert "claim_id" in rendered and "field_uniqueness" in rendered
+    assert "'e-unknown' does not exist in entities.entity_id" in rendered
+    assert f"row {bad['entities'][0]['entity_id']}" in rendered and "n_articles" in rendered
+    assert "mentions[0]" in rendered
+    assert len(problems) >= 7
+
+
+def test_a_failing_build_prints_the_report_and_writes_nothing(
+    raw_copy: Path, tmp_path: Path
+) -> None:
+    # An annotation naming an entity that does not exist never reaches the output.
+    target = raw_copy / "annotations" / "quotes_claims" / "000_e5de351659e7d52d.yaml"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(
+        text.replace("speaker: donald-trump", "speaker: donald-trumpp", 1), encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    proc = run_build("--raw", str(raw_copy), "--out", str(out))
+    assert proc.returncode == 1
+    assert "unknown entity 'donald-trumpp'" in proc.stderr
+    assert "annotations/quotes_claims/000_e5de351659e7d52d.yaml" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+    assert RAW.exists()
