@@ -1,0 +1,326 @@
+"""Cross-article linking: canonical entities, quote clusters and claim clusters.
+
+Input: the per-article extractions (newsbench.extract.extract_article) and the articles.
+Output: rows of the entities, quotes and claims tables with exactly the schema's columns,
+origin "auto", deterministic in order and ids (newsbench.extract.ids).
+
+Entities. In-article chains are merged across articles by their alias-resolved match key
+(newsbench.extract.names.match_key), then by string similarity within blocks that share a
+surname or a first word (rapidfuzz, same type), then a chain that only ever gives a surname
+joins the one full name with that surname in its story. A person never merges with a place;
+a person and an organisation with the same name only within one story (where it is the NER
+mistyping "Trump" as ORG, not Harrison Ford and the Ford company).
+
+Clusters. Quotes and claims are compared only inside a story (articles without a story id form
+one pool), and inside large blocks only through shared rare words (an inverted index), never
+all pairs of a corpus. Quotes: fuzzy token overlap, including a short quote contained in a
+longer version of the remark. Claims: idf-weighted overlap of content lemmas and canonical
+entities, numbers must agree, average-link clustering.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from newsbench.extract.ids import cluster_id, entity_id, occurrence_ids
+from newsbench.extract.names import fold, is_acronym
+from newsbench.extract.records import (
+    ArticleExtraction,
+    ArticleInput,
+    Chain,
+    Claim,
+    Quote,
+    as_article_input,
+)
+
+ORIGIN = "auto"
+ENTITY_COLUMNS = ("entity_id", "name", "type", "aliases", "mentions", "n_articles", "origin")
+QUOTE_COLUMNS = ("quote_id", "article_id", "text", "char_start", "char_end", "speaker",
+                 "speaker_entity_id", "cue", "kind", "quote_cluster_id", "origin")
+CLAIM_COLUMNS = ("claim_id", "article_id", "text", "char_start", "char_end", "claimant",
+                 "claimant_entity_id", "claim_cluster_id", "origin")
+# Types NER confuses for one name string: merged when the names are equal.
+_LOOSE_TYPES = frozenset({"ORG", "FAC", "GPE", "LOC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART",
+                          "LAW", "LANGUAGE"})
+# Types a different-but-similar name may be merged across ("White House" ORG ~ FAC).
+_FUZZY_COMPATIBLE = frozenset({frozenset({"ORG", "FAC"})})
+_PERSON_NOT = frozenset({"GPE", "LOC"})  # never the same referent as a person
+ENTITY_FUZZY_MIN = 92.0
+ENTITY_FUZZY_MIN_CHARS = 8
+QUOTE_MIN = 85.0
+QUOTE_SHORT_WORDS = 3
+CLAIM_MIN = 0.34
+BLOCK_ALL_PAIRS = 300  # above this many items, candidates come from the inverted index
+MAX_POSTING = 40  # words in more items than this do not make candidates
+
+
+class UnionFind:
+    """Disjoint sets over hashable items; the smallest item is a set's representative."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Hashable, Hashable] = {}
+
+    def add(self, item: Hashable) -> None:
+        self.parent.setdefault(item, item)
+
+    def find(self, item: Hashable) -> Hashable:
+        root = item
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[item] != root:
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, a: Hashable, b: Hashable) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            low, high = sorted((ra, rb), key=repr)
+            self.parent[high] = low
+
+    def groups(self) -> dict[Hashable, list[Hashable]]:
+        out: dict[Hashable, list[Hashable]] = defaultdict(list)
+        for item in self.parent:
+            out[self.find(item)].append(item)
+        return out
+
+
+# --- entities --------------------------------------------------------------------------------
+
+NodeKey = tuple[str, str]  # (article_id, chain key)
+
+
+@dataclass
+class _Entity:
+    entity_id: str
+    name: str
+    type: str
+    mentions: list[dict[str, Any]]
+
+
+def _full_form(text: str, entity_type: str) -> bool:
+    if is_acronym(text):
+        return False
+    return entity_type != "PERSON" or len(text.split()) >= 2
+
+
+def _canonical_name(mentions: list[tuple[str, int, str]], entity_type: str) -> str:
+    """Most frequent full form; a tie goes to the first in (article_id, offset) order."""
+    ordered = sorted(mentions)
+    full = [m[2] for m in ordered if _full_form(m[2], entity_type)] or [m[2] for m in ordered]
+    counts = Counter(full)
+    first = {}
+    for n, text in enumerate(full):
+        first.setdefault(text, n)
+    return min(counts, key=lambda t: (-counts[t], first[t]))
+
+
+def _fuzzy_type_ok(a: str, b: str) -> bool:
+    return a == b or frozenset({a, b}) in _FUZZY_COMPATIBLE
+
+
+def _link_entities(extractions: Sequence[ArticleExtraction], story: Mapping[str, str | None]
+                   ) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
+    chains: dict[NodeKey, Chain] = {}
+    for ex in extractions:
+        for chain in ex.chains:
+            chains[(ex.article_id, chain.key)] = chain
+    uf = UnionFind()
+    for node in sorted(chains):
+        uf.add(node)
+
+    def scope(node: NodeKey) -> str:
+        sid = story.get(node[0])
+        return f"story:{sid}" if sid is not None else "pool"
+
+    # 1. Equal keys: persons with full names everywhere, other names everywhere, a person and
+    #    a non-place of the same name within one story.
+    exact: dict[tuple[str, str], list[NodeKey]] = defaultdict(list)
+    surname_only: list[NodeKey] = []
+    for node in sorted(chains):
+        chain = chains[node]
+        if chain.type == "PERSON":
+            if chain.surname_only:
+                surname_only.append(node)
+            else:
+                exact[("P", chain.match_key)].append(node)
+        else:
+            exact[("N", chain.match_key)].append(node)
+    for nodes in exact.values():
+        for other in nodes[1:]:
+            uf.union(nodes[0], other)
+    within_story: dict[tuple[str, str], list[NodeKey]] = defaultdict(list)
+    for node in sorted(chains):
+        if story.get(node[0]) is not None and chains[node].type not in _PERSON_NOT:
+            within_story[(scope(node), chains[node].match_key)].append(node)
+    for nodes in within_story.values():
+        kinds = {chains[n].type == "PERSON" for n in nodes}
+        if len(kinds) == 2:
+            for other in nodes[1:]:
+                uf.union(nodes[0], other)
+    # 2. Similar keys inside blocks sharing a surname (persons) or a first word (others).
+    blocks: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # block -> key -> type
+    key_node: dict[tuple[str, str], NodeKey] = {}
+    for (kind, key), nodes in sorted(exact.items()):
+        words = key.split()
+        if not words:
+            continue
+        block = (kind, words[-1] if kind == "P" else words[0])
+        blocks[block][key] = chains[nodes[0]].type
+        key_node[(kind, key)] = nodes[0]
+    for (kind, _), keys in sorted(blocks.items()):
+        names = sorted(keys)
+        if len(names) < 2 or len(names) > BLOCK_ALL_PAIRS:
+            continue
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                if min(len(a), len(b)) < ENTITY_FUZZY_MIN_CHARS:
+                    continue
+                if not _fuzzy_type_ok(keys[a], keys[b]):
+                    continue
+                if kind == "P" and a.split()[0][:1] != b.split()[0][:1]:
+                    continue  # different first names
+                if fuzz.ratio(a, b) >= ENTITY_FUZZY_MIN:
+                    uf.union(key_node[(kind, a)], key_node[(kind, b)])
+    # 3. Surname-only persons: the one full name with that surname in their story.
+    by_surname: dict[tuple[str, str], set[Hashable]] = defaultdict(set)
+    for node in sorted(chains):
+        chain = chains[node]
+        if chain.type == "PERSON" and not chain.surname_only and chain.match_key:
+            by_surname[(scope(node), chain.match_key.split()[-1])].add(uf.find(node))
+    leftovers: dict[tuple[str, str], list[NodeKey]] = defaultdict(list)
+    for node in surname_only:
+        key = chains[node].match_key
+        surname = key.split()[-1] if key else ""
+        roots = by_surname.get((scope(node), surname), set())
+        if len(roots) == 1 and len(key.split()) == 1:
+            uf.union(next(iter(roots)), node)
+        elif story.get(node[0]) is not None:
+            leftovers[(scope(node), key)].append(node)
+    for nodes in leftovers.values():
+        for other in nodes[1:]:
+            uf.union(nodes[0], other)
+    return _entity_rows(extractions, chains, uf)
+
+
+def _entity_rows(extractions: Sequence[ArticleExtraction], chains: Mapping[NodeKey, Chain],
+                 uf: UnionFind) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
+    members: dict[Hashable, list[NodeKey]] = defaultdict(list)
+    for node in sorted(chains):
+        members[uf.find(node)].append(node)
+    mentions_of: dict[NodeKey, list[tuple[str, int, int, str]]] = defaultdict(list)
+    for ex in extractions:
+        for m in ex.mentions:
+            mentions_of[(ex.article_id, m.chain)].append(
+                (m.article_id, m.char_start, m.char_end, m.text))
+    drafts = []
+    for nodes in members.values():
+        mentions = sorted({m for node in nodes for m in mentions_of[node]})
+        if not mentions:
+            continue
+        votes: Counter[str] = Counter()
+        for node in nodes:
+            votes[chains[node].type] += len(mentions_of[node])
+        alias_types = sorted({chains[n].alias_type for n in nodes if chains[n].alias_type})
+        if alias_types and votes.get("PERSON", 0) * 2 <= sum(votes.values()):
+            entity_type = alias_types[0]
+        else:
+            entity_type = min(votes, key=lambda t: (-votes[t], t))
+        name = _canonical_name([(m[0], m[1], m[3]) for m in mentions], entity_type)
+        drafts.append((entity_type, name, mentions, nodes))
+    # Ids: distinct entities with one type and name are ranked by their first mention.
+    drafts.sort(key=lambda d: (d[0], d[1], d[2][0]))
+    rank: Counter[tuple[str, str]] = Counter()
+    entities: list[_Entity] = []
+    by_node: dict[NodeKey, _Entity] = {}
+    for entity_type, name, mentions, nodes in drafts:
+        rank[(entity_type, name)] += 1
+        entity = _Entity(
+            entity_id=entity_id(entity_type, name, rank[(entity_type, name)]),
+            name=name,
+            type=entity_type,
+            mentions=[{"article_id": a, "char_start": s, "char_end": e, "text": t}
+                      for a, s, e, t in mentions],
+        )
+        entities.append(entity)
+        for node in nodes:
+            by_node[node] = entity
+    entities.sort(key=lambda e: e.entity_id)
+    return entities, by_node
+
+
+# --- clustering helpers ----------------------------------------------------------------------
+
+
+def _blocks(items: Sequence[Any], story_of: Sequence[str | None]) -> list[list[int]]:
+    """Indices grouped by story; items without a story form one pool."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, sid in enumerate(story_of):
+        groups["story:" + sid if sid is not None else "pool"].append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _candidate_pairs(block: list[int], tokens: Sequence[set[str]]) -> list[tuple[int, int]]:
+    """All pairs of a small block; in a large one, pairs sharing a word that is not common."""
+    if len(block) <= BLOCK_ALL_PAIRS:
+        return [(a, b) for n, a in enumerate(block) for b in block[n + 1 :]]
+    postings: dict[str, list[int]] = defaultdict(list)
+    for i in block:
+        for t in tokens[i]:
+            postings[t].append(i)
+    pairs: set[tuple[int, int]] = set()
+    for ids in postings.values():
+        if 1 < len(ids) <= MAX_POSTING:
+            for n, a in enumerate(ids):
+                for b in ids[n + 1 :]:
+                    pairs.add((min(a, b), max(a, b)))
+    return sorted(pairs)
+
+
+def _average_link(n: int, edges: Mapping[tuple[int, int], float], threshold: float) -> list[int]:
+    """Average-link clustering over a sparse similarity graph (a missing edge counts as 0).
+
+    Returns a label per item: the smallest item index of its cluster.
+    """
+    size = {i: 1 for i in range(n)}
+    weight: dict[int, dict[int, float]] = defaultdict(dict)
+    for (a, b), sim in edges.items():
+        weight[a][b] = weight[a].get(b, 0.0) + sim
+        weight[b][a] = weight[b].get(a, 0.0) + sim
+    heap = [(-sim, a, b) for (a, b), sim in sorted(edges.items()) if sim >= threshold]
+    heapq.heapify(heap)
+    alive = set(range(n))
+    while heap:
+        neg, a, b = heapq.heappop(heap)
+        if a not in alive or b not in alive:
+            continue
+        current = weight[a].get(b, 0.0) / (size[a] * size[b])
+        if abs(current + neg) > 1e-12:
+            if current >= threshold:
+                heapq.heappush(heap, (-current, a, b))
+            continue
+        keep, drop = min(a, b), max(a, b)
+        alive.discard(drop)
+        size[keep] += size.pop(drop)
+        for other, w in weight.pop(drop).items():
+            weight[other].pop(drop, None)
+            if other == keep:
+                continue
+            weight[keep][other] = weight[keep].get(other, 0.0) + w
+            weight[other][keep] = weight[keep][other]
+        weight[keep].pop(keep, None)
+        for other in sorted(weight[keep]):
+            avg = weight[keep][other] / (size[keep] * size[other])
+            if avg >= threshold:
+                heapq.heappush(heap, (-avg, min(keep, other), max(keep, other)))
+        members_of_drop = [i for i in range(n) if label_of(i, labels_parent) == drop] if False else []
+        del members_of_drop
+        labels_parent[drop] = keep
+    return [label_of(i, labels_parent) for i in range(n)]
