@@ -180,6 +180,7 @@ def render_body(
         "manifest": manifest,
         "default_config": DEFAULT_CONFIG,
         "leaderboard": "No baseline scores were computed for this build.",
+        "figures": "",
         "annotation_section": ANNOTATION_SECTION,
         "limitations": LIMITATIONS,
         "changelog": CHANGELOG,
@@ -221,8 +222,61 @@ def write_card(
     catalog: Catalog,
     tables: dict[str, list[dict[str, Any]]],
     manifest: dict[str, Any],
-    cfg: Any = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     path = out / "README.md"
-    path.write_text(render_card(catalog, tables, manifest), encoding="utf-8")
+    path.write_text(render_card(catalog, tables, manifest, extra), encoding="utf-8")
     return path
+
+
+def leaderboard_markdown(baseline: dict[str, Any] | None) -> str:
+    """The leaderboard table; its first row is the reference baseline, whatever it scores."""
+    if not baseline:
+        return "No gold articles in this build, so no baseline was scored."
+    s = baseline["scores"]
+    model = baseline.get("model") or {}
+    q, c, e = s["quotes"], s["claims"], s["entities"]
+    name = f"newsbench rules + spaCy `{model.get('name', '?')}` {model.get('version', '')}".strip()
+    return "\n".join(
+        [
+            "Scores on the gold articles (`newsbench evaluate`); the baseline row is the automatic",
+            "extractors (what `--no-gold` publishes) run on the gold articles:",
+            "",
+            "| system | quotes F1 (overlap ≥ 0.8) | quotes F1 (exact) "
+            "| speaker acc. (entity / name) | quotes end-to-end F1 | claims F1 (overlap ≥ 0.5) "
+            "| claim clusters B³ F1 | claim clusters CoNLL-F1 | NER F1 (strict) "
+            "| entity CoNLL-F1 |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            f"| {name} | {q['overlap_0.8']['f1']:.3f} | {q['exact']['f1']:.3f} "
+            f"| {q['speaker_accuracy']['by_entity']:.3f} / {q['speaker_accuracy']['by_name']:.3f} "
+            f"| {q['end_to_end']['f1']:.3f} | {c['overlap_0.5']['f1']:.3f} "
+            f"| {c['clusters']['b_cubed']['f1']:.3f} | {c['clusters']['conll_f1']:.3f} "
+            f"| {e['ner']['strict']['f1']:.3f} | {e['clusters']['conll_f1']:.3f} |",
+            "",
+            "Speaker accuracy by entity compares entity ids, which agree only when a system links",
+            "to the gold entity ids; by name compares normalised canonical names.",
+        ]
+    )
+
+
+FIGURE_CAPTIONS = {
+    "claims_coverage": "Which article reports which claim (claims seen in more than one article)",
+    "entities_by_outlet": "The most-mentioned entities, by article",
+    "quotes_per_speaker": "Quotes per speaker",
+}
+
+
+def figures_markdown(drawn: dict[str, str]) -> str:
+    return "\n\n".join(f"![{FIGURE_CAPTIONS[k]}]({v})" for k, v in drawn.items())
+
+
+def card_extras(info: dict[str, Any], drawn: dict[str, str]) -> dict[str, Any]:
+    """Card sections computed by the build: leaderboard, agreement, figures."""
+    from newsbench.agreement import agreement_markdown
+
+    agreement = agreement_markdown(info.get("agreement"))
+    return {
+        "leaderboard": leaderboard_markdown(info.get("baseline")),
+        "annotation_section": ANNOTATION_SECTION + "\n\n" + agreement,
+        "figures": figures_markdown(drawn),
+    }

@@ -66,8 +66,7 @@ def check_output(folder: Path) -> list[Problem]:
     if problems:
         return problems
     reference = all(a.get("text") is None for a in tables["articles"])
-    if not reference:
-        problems += validate_tables(catalog, tables)
+    problems += validate_tables(catalog, tables, reference)
     manifest_path = folder / "build_manifest.json"
     if manifest_path.exists():
         from newsbench.pipeline import sha256_file

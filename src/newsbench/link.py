@@ -55,7 +55,7 @@ _FUZZY_COMPATIBLE = frozenset({frozenset({"ORG", "FAC"})})
 _PERSON_NOT = frozenset({"GPE", "LOC"})  # never the same referent as a person
 ENTITY_FUZZY_MIN = 92.0
 ENTITY_FUZZY_MIN_CHARS = 8
-QUOTE_MIN = 85.0
+QUOTE_MIN = 80.0
 QUOTE_SHORT_WORDS = 3
 CLAIM_MIN = 0.34
 BLOCK_ALL_PAIRS = 300  # above this many items, candidates come from the inverted index
@@ -296,31 +296,210 @@ def _average_link(n: int, edges: Mapping[tuple[int, int], float], threshold: flo
         weight[b][a] = weight[b].get(a, 0.0) + sim
     heap = [(-sim, a, b) for (a, b), sim in sorted(edges.items()) if sim >= threshold]
     heapq.heapify(heap)
-    alive = set(range(n))
+    merged_into: dict[int, int] = {}
     while heap:
         neg, a, b = heapq.heappop(heap)
-        if a not in alive or b not in alive:
+        if a in merged_into or b in merged_into:
             continue
         current = weight[a].get(b, 0.0) / (size[a] * size[b])
-        if abs(current + neg) > 1e-12:
+        if abs(current + neg) > 1e-12:  # stale entry: the clusters changed since it was pushed
             if current >= threshold:
                 heapq.heappush(heap, (-current, a, b))
             continue
         keep, drop = min(a, b), max(a, b)
-        alive.discard(drop)
+        merged_into[drop] = keep
         size[keep] += size.pop(drop)
         for other, w in weight.pop(drop).items():
             weight[other].pop(drop, None)
-            if other == keep:
-                continue
-            weight[keep][other] = weight[keep].get(other, 0.0) + w
-            weight[other][keep] = weight[keep][other]
+            if other != keep:
+                weight[keep][other] = weight[keep].get(other, 0.0) + w
+                weight[other][keep] = weight[keep][other]
         weight[keep].pop(keep, None)
         for other in sorted(weight[keep]):
             avg = weight[keep][other] / (size[keep] * size[other])
             if avg >= threshold:
                 heapq.heappush(heap, (-avg, min(keep, other), max(keep, other)))
-        members_of_drop = [i for i in range(n) if label_of(i, labels_parent) == drop] if False else []
-        del members_of_drop
-        labels_parent[drop] = keep
-    return [label_of(i, labels_parent) for i in range(n)]
+
+    def label(i: int) -> int:
+        while i in merged_into:
+            i = merged_into[i]
+        return i
+
+    return [label(i) for i in range(n)]
+
+
+def _cluster_ids(prefix: str, row_ids: Sequence[str], labels: Sequence[Hashable]) -> list[str]:
+    members: dict[Hashable, list[str]] = defaultdict(list)
+    for row_id, lab in zip(row_ids, labels, strict=True):
+        members[lab].append(row_id)
+    ids = {lab: cluster_id(prefix, ids) for lab, ids in members.items()}
+    return [ids[lab] for lab in labels]
+
+
+# --- quotes ----------------------------------------------------------------------------------
+
+_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"),
+                 ("'m", " am"), ("'d", " would"), ("'s", " s"))
+
+
+def quote_words(text: str) -> str:
+    """Comparison form of a quote: folded, contractions expanded, punctuation dropped."""
+    folded = fold(text)
+    for short, long in _CONTRACTIONS:
+        folded = folded.replace(short, long)
+    return " ".join(re.findall(r"\w+", folded))
+
+
+def quote_similarity(a: str, b: str) -> float:
+    """0-100: how surely two quote texts are the same remark (a trimmed version counts)."""
+    short, long = sorted((a, b), key=lambda t: (len(t), t))
+    if not short:
+        return 0.0
+    if len(short.split()) <= QUOTE_SHORT_WORDS:
+        return 100.0 if f" {short} " in f" {long} " else 0.0
+    return max(fuzz.partial_ratio(short, long), fuzz.token_sort_ratio(short, long))
+
+
+def _quote_clusters(quotes: Sequence[Quote], words: Sequence[str], speakers: Sequence[str | None],
+                    story_of: Sequence[str | None], row_ids: Sequence[str]) -> list[str]:
+    uf = UnionFind()
+    for i in range(len(quotes)):
+        uf.add(i)
+    tokens = [set(w.split()) for w in words]
+    for block in _blocks(quotes, story_of):
+        for a, b in _candidate_pairs(block, tokens):
+            if quotes[a].kind == "indirect" or quotes[b].kind == "indirect":
+                if quotes[a].kind != quotes[b].kind:
+                    continue
+            sa, sb = speakers[a], speakers[b]
+            short = min(len(words[a].split()), len(words[b].split()))
+            if short <= QUOTE_SHORT_WORDS and (sa is None or sa != sb):
+                continue  # a two-word fragment only joins the same speaker's longer remark
+            if sa is not None and sb is not None and sa != sb:
+                continue
+            if quote_similarity(words[a], words[b]) >= QUOTE_MIN:
+                uf.union(a, b)
+    return _cluster_ids("qc", row_ids, [uf.find(i) for i in range(len(quotes))])
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+
+def _numbers_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    if not a or not b:
+        return True
+    sa, sb = set(a), set(b)
+    return sa <= sb or sb <= sa
+
+
+def _claim_clusters(claims: Sequence[Claim], features: Sequence[set[str]],
+                    story_of: Sequence[str | None], row_ids: Sequence[str]) -> list[str]:
+    labels: list[int] = list(range(len(claims)))
+    for block in _blocks(claims, story_of):
+        df: Counter[str] = Counter()
+        for i in block:
+            df.update(features[i])
+        n = len(block)
+        idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        local = {item: k for k, item in enumerate(block)}
+        edges: dict[tuple[int, int], float] = {}
+        for a, b in _candidate_pairs(block, features):
+            if not _numbers_agree(claims[a].numbers, claims[b].numbers):
+                continue
+            shared = features[a] & features[b]
+            if not shared:
+                continue
+            union = features[a] | features[b]
+            sim = sum(idf[t] for t in shared) / sum(idf[t] for t in union)
+            if sim > 0:
+                edges[(local[a], local[b])] = sim
+        for k, lab in enumerate(_average_link(n, edges, CLAIM_MIN)):
+            labels[block[k]] = block[lab]
+    return _cluster_ids("cc", row_ids, labels)
+
+
+# --- the tables ------------------------------------------------------------------------------
+
+
+def _ordered(row: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+    return {c: row[c] for c in columns}
+
+
+def link(extractions: Sequence[ArticleExtraction],
+         articles: Sequence[ArticleInput | Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of the entities, quotes and claims tables for the given articles (origin "auto")."""
+    inputs = {a.article_id: a for a in (as_article_input(x) for x in articles)}
+    extractions = sorted(extractions, key=lambda e: e.article_id)
+    missing = [e.article_id for e in extractions if e.article_id not in inputs]
+    if missing:
+        raise ValueError(f"extractions for unknown article(s): {missing[:5]}")
+    story = {aid: a.story_id for aid, a in inputs.items()}
+    entities, by_node = _link_entities(extractions, story)
+
+    def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None,
+                                                                          str | None]:
+        if chain is not None and (article_id, chain) in by_node:
+            entity = by_node[(article_id, chain)]
+            return entity.name, entity.entity_id
+        return text, None
+
+    quote_rows: list[dict[str, Any]] = []
+    quotes: list[Quote] = []
+    for ex in extractions:
+        ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
+        for q, qid in zip(ordered, occurrence_ids("q", ex.article_id, [q.text for q in ordered]),
+                          strict=True):
+            speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
+            quotes.append(q)
+            quote_rows.append({
+                "quote_id": qid, "article_id": q.article_id, "text": q.text,
+                "char_start": q.char_start, "char_end": q.char_end, "speaker": speaker,
+                "speaker_entity_id": speaker_id, "cue": q.cue, "kind": q.kind,
+                "quote_cluster_id": None, "origin": ORIGIN,
+            })
+    clusters = _quote_clusters(
+        quotes, [quote_words(q.text) for q in quotes],
+        [r["speaker_entity_id"] for r in quote_rows],
+        [story[q.article_id] for q in quotes], [r["quote_id"] for r in quote_rows])
+    for row, cid in zip(quote_rows, clusters, strict=True):
+        row["quote_cluster_id"] = cid
+
+    claim_rows: list[dict[str, Any]] = []
+    claims: list[Claim] = []
+    features: list[set[str]] = []
+    for ex in extractions:
+        outlet = inputs[ex.article_id].outlet
+        ordered = sorted(ex.claims, key=lambda c: (c.char_start, c.char_end))
+        for c, cid in zip(ordered, occurrence_ids("c", ex.article_id, [c.text for c in ordered]),
+                          strict=True):
+            claimant, claimant_id = who(ex.article_id, c.claimant_chain, c.claimant_text)
+            claims.append(c)
+            entity_ids = {by_node[(ex.article_id, k)].entity_id for k in c.chains
+                          if (ex.article_id, k) in by_node}
+            features.append(set(c.lemmas) | {"@" + e for e in entity_ids})
+            claim_rows.append({
+                "claim_id": cid, "article_id": c.article_id, "text": c.text,
+                "char_start": c.char_start, "char_end": c.char_end,
+                "claimant": claimant if claimant is not None else outlet,
+                "claimant_entity_id": claimant_id, "claim_cluster_id": None, "origin": ORIGIN,
+            })
+    clusters = _claim_clusters(claims, features, [story[c.article_id] for c in claims],
+                               [r["claim_id"] for r in claim_rows])
+    for row, cid in zip(claim_rows, clusters, strict=True):
+        row["claim_cluster_id"] = cid
+
+    entity_rows = [
+        _ordered({
+            "entity_id": e.entity_id, "name": e.name, "type": e.type,
+            "aliases": sorted({m["text"] for m in e.mentions}),
+            "mentions": e.mentions,
+            "n_articles": len({m["article_id"] for m in e.mentions}),
+            "origin": ORIGIN,
+        }, ENTITY_COLUMNS)
+        for e in entities
+    ]
+    return {
+        "entities": entity_rows,
+        "quotes": [_ordered(r, QUOTE_COLUMNS) for r in quote_rows],
+        "claims": [_ordered(r, CLAIM_COLUMNS) for r in claim_rows],
+    }

@@ -6,6 +6,7 @@ and per-article work (read, normalize, extract) is pure so it can run in worker 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ class BuildConfig:
     lock_timeout: float = 0.0
     workers: int = 1
     with_figures: bool = True
+    baseline: bool = True  # score the extractors on the gold articles for the card
 
 
 @dataclass
@@ -156,6 +158,13 @@ def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables
     return rows, gold_ids
 
 
+@functools.cache
+def _load_nlp(model: str | None):  # -> spacy.Language, loaded once per process
+    from newsbench import extract
+
+    return extract.load_nlp(model)
+
+
 def extract_stage(
     articles: list[dict[str, Any]], cfg: BuildConfig
 ) -> tuple[Tables, dict[str, Any]]:
@@ -164,7 +173,7 @@ def extract_stage(
         return {"quotes": [], "claims": [], "entities": []}, {}
     from newsbench import extract
 
-    nlp = extract.load_nlp(cfg.model)
+    nlp = _load_nlp(cfg.model)
     inputs = [
         extract.ArticleInput(
             article_id=a["article_id"], text=a["text"], outlet=a["outlet"], story_id=a["story_id"]
@@ -172,6 +181,26 @@ def extract_stage(
         for a in articles
     ]
     return extract.run(inputs, nlp), extract.model_info(nlp)
+
+
+def baseline_scores(
+    articles: list[dict[str, Any]], gold_ids: set[str], gold_rows: Tables, cfg: BuildConfig
+) -> dict[str, Any]:
+    """The automatic extractors run on the gold articles and scored against the gold.
+
+    These rows are not published (the gold is); they give the card's leaderboard its baseline.
+    """
+    import pandas as pd
+
+    from newsbench.evaluate import evaluate
+
+    gold_articles = [a for a in articles if a["article_id"] in gold_ids]
+    auto, model = extract_stage(gold_articles, cfg)
+    scores = {
+        task: evaluate(task, pd.DataFrame(auto[task]), pd.DataFrame(gold_rows[task]))
+        for task in ("quotes", "claims", "entities")
+    }
+    return {"model": model, "scores": scores}
 
 
 def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: Tables) -> Tables:
@@ -255,18 +284,33 @@ def build_tables(
         st.rows_out = sum(len(v) for v in auto_rows.values())
     checkpoint("extract:done")
     tables = merge_tables(articles, gold_rows, auto_rows)
+    baseline, agreement = None, None
+    if gold_ids and cfg.baseline:
+        with progress.stage("baseline", len(gold_ids)):
+            baseline = baseline_scores(articles, gold_ids, gold_rows, cfg)
+            checkpoint("baseline:done")
+    if gold_ids:
+        from newsbench.agreement import compute_agreement
+
+        agreement = compute_agreement(cfg.raw / gold.ANNOTATIONS_DIR, articles)
     with progress.stage("validate", sum(len(v) for v in tables.values())):
         invalid = validate_tables(catalog, tables)
         if invalid:
             raise BuildFailed(invalid, "validation failed; nothing was written")
     checkpoint("validate:done")
-    info = {"model": model, "gold_articles": sorted(gold_ids), "catalog": catalog}
+    info = {
+        "model": model or (baseline or {}).get("model"),
+        "gold_articles": sorted(gold_ids),
+        "catalog": catalog,
+        "baseline": baseline,
+        "agreement": agreement,
+    }
     return tables, file_problems, info, progress
 
 
 def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> BuildResult:
     """Build the dataset folder atomically. Raises BuildFailed (nothing written) on bad input."""
-    from newsbench import card, write
+    from newsbench import card, figures, write
 
     progress = Progress(report)
     with write.output_lock(cfg.out, cfg.lock_timeout):
@@ -289,13 +333,17 @@ def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> Buil
                     checkpoint(f"write:table:{name}")
                 if rejects:
                     write.write_jsonl(stage / "rejects.jsonl", [p.to_json() for p in rejects])
+                drawn = figures.draw_all(published, stage) if cfg.with_figures else {}
+                files.update({rel: sha256_file(stage / rel) for rel in drawn.values()})
+                checkpoint("write:figures")
                 manifest = build_manifest(cfg, tables, rejects, info, files, catalog)
                 manifest["arrow_bytes"] = arrow_bytes
                 write.write_json(stage / "build_manifest.json", manifest)
                 checkpoint("write:manifest")
                 st.rows_out = len(files)
                 with progress.stage("card"):
-                    card.write_card(stage, catalog, published, manifest, cfg)
+                    extra = card.card_extras(info, drawn)
+                    card.write_card(stage, catalog, published, manifest, extra)
                 checkpoint("card:done")
                 write.publish_dir(stage, cfg.out)
             except BaseException:
@@ -308,12 +356,20 @@ def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> Buil
 
 
 def apply_text_policy(tables: Tables, policy: str) -> Tables:
-    """`reference` drops article text and title (and span texts) but keeps hashes and offsets."""
+    """`reference` drops the publishers' words (article text and title, quote and claim text,
+    mention text) but keeps hashes, offsets, ids, clusters and entity names, from which
+    `newsbench rehydrate` rebuilds the full tables given the raw files."""
     if policy == "full":
         return tables
-    out = dict(tables)
-    out["articles"] = [{**a, "text": None, "title": None} for a in tables["articles"]]
-    return out
+    return {
+        "articles": [{**a, "text": None, "title": None} for a in tables["articles"]],
+        "quotes": [{**q, "text": None} for q in tables["quotes"]],
+        "claims": [{**c, "text": None} for c in tables["claims"]],
+        "entities": [
+            {**e, "mentions": [{**m, "text": None} for m in e["mentions"]]}
+            for e in tables["entities"]
+        ],
+    }
 
 
 def build_manifest(
@@ -349,6 +405,8 @@ def build_manifest(
         "packages": package_versions(),
         "gold_articles": info.get("gold_articles", []),
         "row_counts": {name: len(rows) for name, rows in sorted(tables.items())},
+        "baseline_scores": (info.get("baseline") or {}).get("scores"),
+        "agreement": info.get("agreement"),
         "rejected": [{"file": p.file, "reason": p.message} for p in rejects],
         "files": dict(sorted(files.items())),
     }

@@ -58,14 +58,23 @@ def schema_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
     return problems
 
 
-def cross_table_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
-    """References resolve, spans match their text, every cluster id is set."""
+def cross_table_problems(
+    catalog: Catalog, tables: Tables, reference: bool = False
+) -> list[Problem]:
+    """References resolve, spans match their text, every cluster id is set.
+
+    `reference` is for checking a published --text-policy reference folder, which has no text.
+    """
     problems: list[Problem] = []
     keys = {
         name: {row[catalog[name].primary_key] for row in tables.get(name, [])}
         for name in catalog.tables
     }
     texts = {a["article_id"]: a["text"] for a in tables.get("articles", [])}
+    if not reference:
+        for article_id, text in texts.items():
+            if not isinstance(text, str) or not text:
+                problems.append(_problem("articles", article_id, "text", "article text is empty"))
 
     for name, table in catalog.tables.items():
         pk = table.primary_key
@@ -86,6 +95,8 @@ def cross_table_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
         pk = catalog[name].primary_key
         cluster_col = "quote_cluster_id" if name == "quotes" else "claim_cluster_id"
         for row in tables.get(name, []):
+            if row["text"] is None and not reference:
+                problems.append(_problem(name, row[pk], "text", "text is missing"))
             problems += _span_problems(name, row[pk], row, texts)
             if not row.get(cluster_col):
                 problems.append(_problem(name, row[pk], cluster_col, "cluster id is empty"))
@@ -126,7 +137,7 @@ def _span_problems(
     column: str = "char_start",
 ) -> list[Problem]:
     text = texts.get(row["article_id"])
-    if text is None:  # reference builds carry no text; the reference check covers the id
+    if text is None or row["text"] is None:  # reference builds: offsets only
         return []
     s, e = row["char_start"], row["char_end"]
     if not (0 <= s < e <= len(text)):
@@ -150,5 +161,5 @@ def _span_problems(
     return []
 
 
-def validate_tables(catalog: Catalog, tables: Tables) -> list[Problem]:
-    return schema_problems(catalog, tables) + cross_table_problems(catalog, tables)
+def validate_tables(catalog: Catalog, tables: Tables, reference: bool = False) -> list[Problem]:
+    return schema_problems(catalog, tables) + cross_table_problems(catalog, tables, reference)

@@ -62,7 +62,8 @@ def _clean_run(tokens: list[Token], label: str, table: AliasTable) -> tuple[int,
             tokens = tokens[n_title:]
         elif first.text in _EDGE_PUNCT or not _is_word(first):
             tokens = tokens[1:]
-        elif first.lower_ in ("the", "a", "an") or first.text.islower():
+        elif first.lower_ in ("the", "a", "an") or (first.text.islower() and not (
+                first.lower_ in PARTICLES and len(tokens) > 2 and tokens[1].text == "-")):
             tokens = tokens[1:]
         elif first.pos_ in ("ADV", "PRON", "VERB", "AUX", "SCONJ", "CCONJ") and len(tokens) > 1:
             tokens = tokens[1:]  # "Afterwards Sharaa"

@@ -7,6 +7,7 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
 ENV_MODEL = "NEWSBENCH_SPACY_MODEL"
 OFFICIAL_MODEL = "en_core_web_sm"
@@ -19,6 +20,17 @@ _PIP_PACKAGES = {
 # Components the extractors read: POS and lemmas (claims, cue verbs), the parser (speakers and
 # reported clauses; it also sets sentence boundaries), NER (mentions). Anything else is excluded.
 NEEDED_COMPONENTS = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer", "parser", "ner")
+PARAGRAPH_COMPONENT = "newsbench_paragraph_breaks"
+
+
+@Language.component(PARAGRAPH_COMPONENT)
+def paragraph_breaks(doc: Doc) -> Doc:
+    """Start a sentence after every line break, so the parser never links across paragraphs
+    (a section heading would otherwise become the subject of the next paragraph's verb)."""
+    for token in doc[1:]:
+        if "\n" in doc[token.i - 1].text:
+            token.is_sent_start = True
+    return doc
 
 
 def default_model() -> str:
@@ -49,9 +61,10 @@ def load_nlp(model: str | None = None) -> Language:
     if missing:
         raise RuntimeError(f"spaCy model {name!r} lacks component(s) {missing}: quotes and "
                            "entities need a dependency parser and a named-entity recognizer")
-    unused = [c for c in nlp.pipe_names if c not in NEEDED_COMPONENTS]
+    unused = [c for c in nlp.pipe_names if c not in NEEDED_COMPONENTS]  # e.g. senter
     for component in unused:
         nlp.remove_pipe(component)
+    nlp.add_pipe(PARAGRAPH_COMPONENT, before="parser")
     return nlp
 
 

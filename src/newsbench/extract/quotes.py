@@ -30,6 +30,9 @@ contend assert pledge testify tease quip joke boast lament mention allege affirm
 repeat threaten accuse demand proclaim inform assure caution disclose brand label hail
 continue conclude estimate agree
 """.split())
+# Heads of a definite description that refers back to a named person ("the US president").
+_TITLE_HEADS = frozenset({"president", "leader", "premier", "chancellor", "king", "queen",
+                          "pope", "monarch"})
 # Verbs that only count as a cue for a quote, never as a source of indirect speech.
 _QUOTE_ONLY = frozenset({"describe", "call", "dub", "refer", "brand", "label", "hail", "continue"})
 _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
@@ -141,7 +144,8 @@ def find_quote_spans(text: str) -> list[QuoteSpan]:
     if open_at is not None:
         close_repaired()
     spans += _single_quote_spans(text, spans, paragraphs)
-    return sorted(_trim(text, s) for s in spans if s.end > s.start)
+    return sorted((_trim(text, s) for s in spans if s.end > s.start),
+                  key=lambda s: (s.start, s.end))
 
 
 def _single_quote_spans(text: str, doubles: list[QuoteSpan], paragraphs: _Paragraphs
@@ -212,7 +216,12 @@ def _subject(verb: Token) -> Token | None:
         deps = ("nsubj",) if depth == 0 else ("nsubj", "nsubjpass")
         subjects = [c for c in token.children if c.dep_ in deps]
         if subjects:
+            if subjects[0].lower_ in ("who", "which", "that") and token.dep_ == "relcl":
+                return token.head  # "Trump, who said ..."
             return subjects[0]
+        if token.dep_ == "acl" and (token.tag_ in ("VBD", "VBZ", "VBP") or any(
+                c.dep_ in ("dobj", "oprd") for c in token.children)):
+            return token.head  # a finite verb parsed as a modifier: "Trump dubbed ..."
         if token.dep_ in ("conj", "advcl", "xcomp", "pcomp") and token.head is not token:
             token = token.head
             continue
@@ -226,6 +235,7 @@ class _Speaker:
     text: str | None
     paragraph: int
     chain_type: str | None = None
+    anchor: int = 0  # where the attribution ends: later persons may take over a pronoun
 
 
 class _Attribution:
@@ -275,14 +285,36 @@ class _Attribution:
             if child.dep_ in ("relcl", "acl", "appos", "punct", "cc", "conj", "advcl"):
                 break
             right = child.right_edge.i
-        span = head.doc[left : right + 1]
-        return span.text.strip(" ,")
+        words = head.doc[left : right + 1].text
+        return words.split("\n")[-1].strip(" ,")
 
-    def speaker(self, verb: Token | None, pos: int) -> _Speaker:
+    def _title_reference(self, subject: Token) -> bool:
+        """"the (US) president": a title with only a determiner and place words before it."""
+        if subject.lemma_.lower() not in _TITLE_HEADS:
+            return False
+        children = list(subject.children)
+        if not any(c.dep_ == "det" and c.lower_ == "the" for c in children):
+            return False
+        for child in children:
+            if child.dep_ == "det":
+                continue
+            mention = self.mention_at(child.idx, child.idx + len(child.text))
+            if child.i > subject.i or mention is None or mention.type not in ("GPE", "NORP"):
+                return False
+        return True
+
+    def speaker(self, verb: Token | None, pos: int, anchor: int | None = None) -> _Speaker:
         """Resolve the speaker of a quote or clause whose cue is `verb` (None: no cue)."""
         paragraph = self.paragraphs.index(pos)
+        anchor = max(anchor or pos, verb.idx if verb is not None else 0)
         if verb is None:
-            return self._continuation(paragraph)
+            found = self._continuation(paragraph)
+        else:
+            found = self._resolve(verb, paragraph)
+        found.anchor = anchor
+        return found
+
+    def _resolve(self, verb: Token, paragraph: int) -> _Speaker:
         subject = _subject(verb)
         if subject is None:
             return _Speaker(None, None, paragraph)
@@ -292,21 +324,30 @@ class _Attribution:
         mention = self.mention_at(subject.idx, subject.idx + len(subject.text))
         if mention is None:
             for child in subject.children:
-                if child.dep_ in ("appos", "compound", "flat"):
-                    mention = self.mention_in(
-                        subject.doc[child.left_edge.i : child.right_edge.i + 1])
+                if child.dep_ == "appos":
+                    mention = self.mention_at(child.idx, child.idx + len(child.text))
                     if mention is not None and mention.type in ("PERSON", "ORG"):
                         break
                     mention = None
         if mention is not None:
             return _Speaker(mention.chain, self.chain_name[mention.chain], paragraph,
                             self.chain_type[mention.chain])
+        if self._title_reference(subject):
+            return self._pronoun("he", subject.idx, paragraph)
         return _Speaker(None, self.describe(subject), paragraph)
 
+    def _person_between(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.starts, start)
+        return any(m.type == "PERSON" and not self.in_quote(m.char_start)
+                   for m in self.mentions[i:] if m.char_start < end)
+
     def _pronoun(self, pronoun: str, pos: int, paragraph: int) -> _Speaker:
+        """The previous speaker if recent and no other person came up since, else the most
+        recent person named before the pronoun."""
         last = self.last
-        recent = last is not None and last.paragraph >= paragraph - 1 and (
-            last.chain is None and last.text is not None or last.chain is not None)
+        recent = (last is not None and last.paragraph >= paragraph - 1
+                  and (last.chain is not None or last.text is not None)
+                  and not self._person_between(last.anchor, pos))
         if pronoun in _PLURAL_PRONOUNS:
             if recent and last is not None and last.chain_type != "PERSON":
                 return _Speaker(last.chain, last.text, paragraph, last.chain_type)
@@ -380,12 +421,15 @@ def _trailing_end(text: str, paragraphs: _Paragraphs, pos: int, attribution: _At
 
 
 def _is_quoted_name(text: str, mentions: Sequence[Mention], start: int, end: int) -> bool:
-    """A quoted name or title ('Israel', "Truth Social"), not speech."""
-    if any(m.char_start <= start and end <= m.char_end for m in mentions) and _words(text) <= 4:
+    """A quoted name or title ('Israel', "Global Coalition to Defeat Islamic State."), not
+    speech: the quote is one entity mention, or a few capitalised words."""
+    bare = text.rstrip(".,;:!? ")
+    end = start + len(bare)
+    if any(m.char_start <= start and end <= m.char_end for m in mentions) and _words(bare) <= 8:
         return True
-    words = text.split()
+    words = bare.split()
     return 0 < len(words) <= 3 and all(w[0].isupper() or w.lower() in ("of", "the", "and")
-                                       for w in words) and not re.search(r"[.!?,]$", text)
+                                       for w in words) and bare == text
 
 
 def extract_quotes(article_id: str, text: str, doc: Doc, mentions: Sequence[Mention],
@@ -411,7 +455,7 @@ def extract_quotes(article_id: str, text: str, doc: Doc, mentions: Sequence[Ment
                 kept_spans.append((item.open_mark, item.close_mark + 1))
             continue
         start, end, verb = item  # type: ignore[misc]
-        speaker = attribution.speaker(verb, verb.idx)
+        speaker = attribution.speaker(verb, verb.idx, anchor=end)
         found.append((start, end, _cue_text(verb), speaker))
         if speaker.chain or speaker.text:
             attribution.last = speaker
@@ -486,15 +530,13 @@ def _classify(article_id: str, text: str, doc: Doc, span: QuoteSpan,
             return None  # a scare quote or a quoted term with no one saying it
     kind = "direct" if opens_clause and (content[:1].isupper() or content[:1].isdigit()
                                          or content[:1] in "….'\"‘“") else "partial"
-    if verb is not None:
-        speaker = attribution.speaker(verb, span.start)
-    elif colon_subject is not None:
-        speaker = attribution.speaker(colon_subject, span.start)
-    else:
-        speaker = attribution.speaker(None, span.start)
+    speaker = attribution.speaker(verb or colon_subject, span.start, anchor=span.close_mark)
     if speaker.chain or speaker.text:
         attribution.last = speaker
-    return Quote(article_id, span.start, span.end, content, kind, cue, speaker.chain,
+    end = span.end
+    while end > span.start and text[end - 1] in ", ":
+        end -= 1  # the comma before the closing mark belongs to the attribution
+    return Quote(article_id, span.start, end, text[span.start : end], kind, cue, speaker.chain,
                  speaker.text)
 
 
@@ -511,9 +553,15 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
             if span is not None:
                 found.append((*span, token))
             continue
-        for child in token.children:
-            if child.dep_ != "ccomp":
+        complements = [c for c in token.children if c.dep_ == "ccomp"]
+        if any(c.i < token.i for c in complements):  # "S, X said ...": S is the report
+            complements = [c for c in complements if c.i < token.i]
+        for child in complements:
+            if child.pos_ not in ("VERB", "AUX") or not any(
+                    c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in child.children):
                 continue
+            if any(c.dep_ == "mark" and c.lower_ not in _MARKERS for c in child.children):
+                continue  # "said Monday hours after X welcomed ...": a time clause
             tokens = list(child.subtree)
             span = _clause_chars(tokens)
             if span is not None:
