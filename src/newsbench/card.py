@@ -8,6 +8,7 @@ gets exact types and checks the counts. The body is `dataset_card.md` rendered w
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,48 @@ LIMITATIONS = """- The seed set is one story reported by five outlets: figures o
 CHANGELOG = (
     """- 0.1.0: first release: four configs, provenance partition, gold for the seed story."""
 )
+
+
+def check_header(header: dict[str, Any]) -> list[str]:
+    """Problems with the card's YAML values, checked against the Hub's accepted values."""
+    from importlib import resources
+
+    allowed = yaml.safe_load(
+        (resources.files("newsbench") / "data" / "hub_metadata.yaml").read_text(encoding="utf-8")
+    )
+    problems = []
+    if header.get("license") not in allowed["licenses"]:
+        problems.append(f"license {header.get('license')!r} is not a Hub license id")
+    if header.get("license") == "other" and not header.get("license_name"):
+        problems.append("license: other needs license_name")
+    for category in header.get("task_categories", []):
+        if category not in allowed["task_categories"]:
+            problems.append(f"task category {category!r} is not a Hub task")
+    valid_ids = {i for ids in allowed["task_categories"].values() for i in ids}
+    for task_id in header.get("task_ids", []):
+        if task_id not in valid_ids:
+            problems.append(f"task id {task_id!r} is not a Hub task id")
+    for key in (
+        "size_categories",
+        "annotations_creators",
+        "language_creators",
+        "multilinguality",
+        "source_datasets",
+    ):
+        choices = allowed[key if key != "size_categories" else "size_categories"]
+        for value in header.get(key, []):
+            if value not in choices:
+                problems.append(f"{key}: {value!r} is not an accepted value")
+    configs = header.get("configs", [])
+    if sum(1 for c in configs if c.get("default")) != 1:
+        problems.append("exactly one config must be marked default")
+    for c in configs:
+        for f in c.get("data_files", []):
+            if not f["path"].endswith("*.parquet"):
+                problems.append(f"config {c['config_name']}: data_files glob must end in *.parquet")
+            if not re.fullmatch(r"\w+(\.\w+)*", f["split"]):
+                problems.append(f"config {c['config_name']}: split name {f['split']!r} is invalid")
+    return problems
 
 
 def size_category(n: int) -> str:
@@ -214,6 +257,9 @@ def render_card(
         catalog, tables, bool(manifest.get("gold_articles")), manifest.get("arrow_bytes", {})
     )
     front = yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=100)
+    bad = check_header(header)
+    if bad:  # a newsbench bug, never a user's input: refuse to write a card the Hub rejects
+        raise RuntimeError("card header invalid: " + "; ".join(bad))
     return f"---\n{front}---\n\n{render_body(catalog, tables, manifest, extra)}"
 
 

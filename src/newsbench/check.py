@@ -107,6 +107,12 @@ def check_output(folder: Path) -> list[Problem]:
                 )
             )
         header = yaml.safe_load(text.split("---", 2)[1]) if text.startswith("---") else {}
+        from newsbench.card import check_header
+
+        problems += [
+            Problem("README.md", msg, "fix newsbench/card.py", stage="validate")
+            for msg in check_header(header)
+        ]
         for info in header.get("dataset_info", []):
             name = info["config_name"]
             declared = info["splits"][0]["num_examples"]

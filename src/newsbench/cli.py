@@ -203,6 +203,46 @@ def validate_command(
     typer.echo(f"{folder}: valid")
 
 
+@app.command("rehydrate")
+def rehydrate_command(
+    dataset: Annotated[Path, typer.Option("--dataset", help="A --text-policy reference build.")],
+    raw: Annotated[
+        Path,
+        typer.Option(
+            "--raw",
+            help="Your own copies of the raw files, at the "
+            "same relative paths (articles.source_file).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the full-text dataset.")],
+) -> None:
+    """Rebuild the full tables of a reference build from your raw files (sha256-verified)."""
+    from newsbench.rehydrate import rehydrate
+
+    try:
+        rehydrate(dataset, raw, out)
+    except BuildFailed as exc:
+        _fail(exc)
+    typer.echo(f"rehydrated {dataset} into {out}")
+
+
+@app.command("inspect")
+def inspect_command(
+    folder: Annotated[Path, typer.Argument(help="A built dataset folder.")] = Path(
+        "dist/newsbench"
+    ),
+    rows: Annotated[int, typer.Option("--rows", help="Sample rows to show per table.")] = 2,
+) -> None:
+    """Row counts, a sample per table, rejects and the card's warnings."""
+    from newsbench.inspect import inspect_folder
+
+    try:
+        typer.echo(inspect_folder(folder, rows))
+    except FileNotFoundError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(1) from None
+
+
 def main() -> None:
     app()
 

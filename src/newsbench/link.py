@@ -256,6 +256,56 @@ def _entity_rows(extractions: Sequence[ArticleExtraction], chains: Mapping[NodeK
     return entities, by_node
 
 
+class _OfficeHolders:
+    """"the Syrian information minister" → the person written as "Information Minister Hamza
+    al-Mustafa" in the same story (or article): the office words must be equal, and place
+    words, when both sides have them, must agree. Ambiguous offices resolve to nobody."""
+
+    _DROP = frozenset({"the", "a", "an", "his", "her", "its", "their", "former", "then"})
+
+    def __init__(self, extractions: Sequence[ArticleExtraction],
+                 by_node: Mapping[NodeKey, _Entity], entities: Sequence[_Entity],
+                 story: Mapping[str, str | None]) -> None:
+        self.story = story
+        self.places = {self._word(a) for e in entities if e.type in ("GPE", "NORP")
+                       for m in e.mentions for a in m["text"].split()}
+        self.holders: dict[str, list[tuple[frozenset[str], frozenset[str], _Entity]]] = (
+            defaultdict(list))
+        for ex in extractions:
+            for chain in ex.chains:
+                entity = by_node.get((ex.article_id, chain.key))
+                if entity is None or entity.type != "PERSON":
+                    continue
+                for title in chain.titles:
+                    core, places = self._split(title)
+                    if core:
+                        self.holders[self._scope(ex.article_id)].append((core, places, entity))
+
+    def _scope(self, article_id: str) -> str:
+        sid = self.story.get(article_id)
+        return f"story:{sid}" if sid is not None else f"article:{article_id}"
+
+    @staticmethod
+    def _word(text: str) -> str:
+        return fold(text).replace(".", "").strip("'’s")
+
+    def _split(self, phrase: str) -> tuple[frozenset[str], frozenset[str]]:
+        words = [self._word(w) for w in phrase.split()]
+        words = [w for w in words if w and w not in self._DROP]
+        places = frozenset(w for w in words if w in self.places)
+        return frozenset(w for w in words if w not in self.places), places
+
+    def resolve(self, article_id: str, description: str | None) -> _Entity | None:
+        if not description or not description.lower().startswith("the "):
+            return None
+        core, places = self._split(description)
+        if not core:
+            return None
+        found = {e.entity_id: e for c, p, e in self.holders.get(self._scope(article_id), [])
+                 if c == core and (not places or not p or places & p)}
+        return next(iter(found.values())) if len(found) == 1 else None
+
+
 # --- clustering helpers ----------------------------------------------------------------------
 
 
@@ -366,11 +416,13 @@ def _quote_clusters(quotes: Sequence[Quote], words: Sequence[str], speakers: Seq
     for i in range(len(quotes)):
         uf.add(i)
     tokens = [set(w.split()) for w in words]
+    same_attribution: dict[tuple[str, int], int] = {}
+    for i, q in enumerate(quotes):  # rows cut from one attributed sentence are one remark
+        if q.attribution is not None:
+            first = same_attribution.setdefault((q.article_id, q.attribution), i)
+            uf.union(first, i)
     for block in _blocks(quotes, story_of):
         for a, b in _candidate_pairs(block, tokens):
-            if quotes[a].kind == "indirect" or quotes[b].kind == "indirect":
-                if quotes[a].kind != quotes[b].kind:
-                    continue
             sa, sb = speakers[a], speakers[b]
             short = min(len(words[a].split()), len(words[b].split()))
             if short <= QUOTE_SHORT_WORDS and (sa is None or sa != sb):
@@ -436,11 +488,16 @@ def link(extractions: Sequence[ArticleExtraction],
     story = {aid: a.story_id for aid, a in inputs.items()}
     entities, by_node = _link_entities(extractions, story)
 
+    offices = _OfficeHolders(extractions, by_node, entities, story)
+
     def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None,
                                                                           str | None]:
         if chain is not None and (article_id, chain) in by_node:
             entity = by_node[(article_id, chain)]
             return entity.name, entity.entity_id
+        holder = offices.resolve(article_id, text)
+        if holder is not None:
+            return holder.name, holder.entity_id
         return text, None
 
     quote_rows: list[dict[str, Any]] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span, Token
 
@@ -339,7 +339,30 @@ def extract_mentions(article_id: str, text: str, doc: Doc, table: AliasTable
             if not _overlaps(start, end, taken):
                 added.append(_Raw(start, end, types[key]))
                 taken.append((start, end))
-    if not added:
-        return mentions, chains
-    base = [_Raw(m.char_start, m.char_end, m.type) for m in mentions]
-    return _ChainBuilder(text, base + added, table).build(article_id)
+    if added:
+        base = [_Raw(m.char_start, m.char_end, m.type) for m in mentions]
+        mentions, chains = _ChainBuilder(text, base + added, table).build(article_id)
+    return mentions, _with_titles(doc, mentions, chains)
+
+
+def _with_titles(doc: Doc, mentions: list[Mention], chains: list[Chain]) -> list[Chain]:
+    """Record the offices written before each person's name ("Information Minister Hamza
+    al-Mustafa" → "information minister"), so a later "the information minister" can be
+    resolved to the holder, even in another article of the story."""
+    titles: dict[str, set[str]] = defaultdict(set)
+    for m in mentions:
+        if m.type != "PERSON":
+            continue
+        span = doc.char_span(m.char_start, m.char_end, alignment_mode="expand")
+        if span is None:
+            continue
+        before: set[int] = set()
+        for token in span:
+            for child in token.children:
+                if child.dep_ in ("compound", "amod") and child.i < span.start:
+                    before |= {t.i for t in child.subtree if t.i < span.start}
+        words = [doc[i] for i in sorted(before)
+                 if doc[i].pos_ not in ("DET", "PRON", "PUNCT") and not doc[i].is_space]
+        if words and any(w.pos_ in ("NOUN", "PROPN") for w in words):
+            titles[m.chain].add(" ".join(w.text for w in words).lower())
+    return [replace(c, titles=tuple(sorted(titles.get(c.key, ())))) for c in chains]

@@ -187,11 +187,22 @@ def _is_cue(token: Token) -> bool:
     if token.lower_ == "according":
         return any(c.lower_ == "to" for c in token.children) or (
             token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to")
-    return token.pos_ == "VERB" and token.lemma_.lower() in SPEECH_VERBS
+    if token.pos_ != "VERB" or token.lemma_.lower() not in SPEECH_VERBS:
+        return False
+    # "will announce": a speech act still to come attributes nothing
+    return not any(c.dep_ == "aux" and c.lower_ in _NOT_YET for c in token.children)
+
+
+_NOT_YET = frozenset({"will", "would", "shall", "could", "might", "may", "to", "'ll"})
 
 
 def _cue_text(token: Token) -> str:
-    return "according to" if token.lower_ == "according" else token.text
+    if token.lower_ == "according":
+        return "according to"
+    following = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
+    if token.lemma_.lower() == "refer" and following is not None and following.lower_ == "to":
+        return f"{token.text} to"
+    return token.text
 
 
 def _negated(token: Token) -> bool:
@@ -222,8 +233,11 @@ def _subject(verb: Token) -> Token | None:
         if token.dep_ == "acl" and (token.tag_ in ("VBD", "VBZ", "VBP") or any(
                 c.dep_ in ("dobj", "oprd") for c in token.children)):
             return token.head  # a finite verb parsed as a modifier: "Trump dubbed ..."
-        if token.dep_ in ("conj", "advcl", "xcomp", "pcomp") and token.head is not token:
+        if token.dep_ in ("conj", "advcl", "xcomp", "pcomp") and token.head.i != token.i:
+            was_cue = _is_cue(token)
             token = token.head
+            if was_cue and not _is_cue(token) and token.dep_ == "ccomp" and _is_cue(token.head):
+                token = token.head  # "X said S but insisted ...": insisted hangs on S's verb
             continue
         return None
     return None
@@ -252,6 +266,7 @@ class _Attribution:
         self.paragraphs = _Paragraphs(text)
         self.quoted = quoted
         self.last: _Speaker | None = None
+        self.descriptions: list[tuple[str, str]] = []  # (head lemma, text) of unnamed sources
 
     def in_quote(self, pos: int) -> bool:
         return any(s <= pos < e for s, e in self.quoted)
@@ -334,7 +349,16 @@ class _Attribution:
                             self.chain_type[mention.chain])
         if self._title_reference(subject):
             return self._pronoun("he", subject.idx, paragraph)
-        return _Speaker(None, self.describe(subject), paragraph)
+        description = self.describe(subject)
+        head = subject.lemma_.lower()
+        definite = any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
+        if definite and len(description.split()) <= 2:
+            # "According to the official": the official introduced earlier in the article
+            for earlier_head, earlier in reversed(self.descriptions):
+                if earlier_head == head:
+                    return _Speaker(None, earlier, paragraph)
+        self.descriptions.append((head, description))
+        return _Speaker(None, description, paragraph)
 
     def _person_between(self, start: int, end: int) -> bool:
         i = bisect.bisect_left(self.starts, start)
@@ -393,7 +417,7 @@ def _dependency_cue(span: Span, attribution: _Attribution) -> Token | None:
                 if best is None or distance < best[0]:
                     best = (distance, node)
                 break
-            if node.head is node:
+            if node.head.i == node.i:
                 break
             node, steps = node.head, steps + 1
     return best[1] if best else None
@@ -432,73 +456,184 @@ def _is_quoted_name(text: str, mentions: Sequence[Mention], start: int, end: int
                                        for w in words) and bare == text
 
 
+@dataclass
+class _Kept:
+    span: QuoteSpan
+    quote: Quote
+    verb: Token | None
+    paragraph: int
+
+
 def extract_quotes(article_id: str, text: str, doc: Doc, mentions: Sequence[Mention],
                    chains: Sequence[Chain]) -> tuple[list[Quote], list[ReportedClause]]:
-    """Direct, partial and indirect quotes of one article, and every reported clause."""
+    """Direct, partial and indirect quotes of one article, and the reported clauses for claims.
+
+    Rows never overlap. An indirect row is a reported clause without quoted speech; when the
+    clause holds quoted fragments, each unquoted stretch that states a proposition of its own
+    becomes an indirect row ("According to the official, S "to further ..."" → S).
+    """
     spans = find_quote_spans(text)
-    quoted = [(s.open_mark, s.close_mark + 1) for s in spans]
-    attribution = _Attribution(text, doc, mentions, chains, quoted)
+    attribution = _Attribution(text, doc, mentions, chains,
+                               [(s.open_mark, s.close_mark + 1) for s in spans])
     paragraphs = attribution.paragraphs
-    candidates: list[tuple[int, str, object]] = [(s.start, "quote", s) for s in spans]
     clauses = _reported_clauses(doc, attribution)
-    candidates += [(c[0], "clause", c) for c in clauses]
-    candidates.sort(key=lambda c: (c[0], c[1]))
-    quotes: list[Quote] = []
-    found: list[tuple[int, int, str, _Speaker]] = []
-    kept_spans: list[tuple[int, int]] = []
-    for _, what, item in candidates:
-        if what == "quote":
+    events: list[tuple[int, int, QuoteSpan | tuple[int, int, Token]]] = [
+        (s.start, 0, s) for s in spans] + [(c[0], 1, c) for c in clauses]
+    events.sort(key=lambda e: (e[0], e[1]))
+    kept: list[_Kept] = []
+    clause_speakers: list[tuple[int, int, Token, _Speaker]] = []
+    for _, what, item in events:
+        if what == 0:
             assert isinstance(item, QuoteSpan)
-            quote = _classify(article_id, text, doc, item, mentions, attribution, paragraphs)
-            if quote is not None:
-                quotes.append(quote)
-                kept_spans.append((item.open_mark, item.close_mark + 1))
+            found = _classify(article_id, text, doc, item, mentions, attribution, paragraphs,
+                              kept[-1] if kept else None)
+            if found is not None:
+                kept.append(found)
             continue
-        start, end, verb = item  # type: ignore[misc]
+        assert isinstance(item, tuple)
+        start, end, verb = item
         speaker = attribution.speaker(verb, verb.idx, anchor=end)
-        found.append((start, end, _cue_text(verb), speaker))
+        clause_speakers.append((start, end, verb, speaker))
         if speaker.chain or speaker.text:
             attribution.last = speaker
-    reported = [
-        ReportedClause(start, end, cue, speaker.chain, speaker.text,
-                       any(s < end and start < e for s, e in kept_spans))
-        for start, end, cue, speaker in found
-    ]
-    for clause in reported:
-        if not clause.has_quote:
-            quotes.append(Quote(article_id, clause.start, clause.end,
-                                text[clause.start : clause.end], "indirect", clause.cue,
-                                clause.speaker_chain, clause.speaker_text))
+    quotes = [k.quote for k in kept]
+    marks = [(k.span.open_mark, k.span.close_mark + 1) for k in kept]
+    reported: list[ReportedClause] = []
+    pieces: list[tuple[int, int, Token, _Speaker]] = []
+    for start, end, verb, speaker in clause_speakers:
+        inside = [m for m in marks if m[0] < end and start < m[1]]
+        reported.append(ReportedClause(start, end, _cue_text(verb), speaker.chain, speaker.text,
+                                       bool(inside)))
+        if not inside:
+            pieces.append((start, end, verb, speaker))
+            continue
+        for piece in _stretches(doc, text, start, end, inside):
+            pieces.append((*piece, verb, speaker))
+    # Unquoted words between two quotes of one attribution: '"...," becoming X and "...," he said'
+    for a, b in zip(kept, kept[1:], strict=False):
+        if a.verb is not None and b.verb is not None and a.verb.i == b.verb.i and a.paragraph == b.paragraph:
+            if a.span.close_mark < a.verb.idx < b.span.open_mark:
+                continue  # '"...," Trump said. "..."': the gap is the attribution itself
+            for piece in _stretches(doc, text, a.span.close_mark + 1, b.span.open_mark, []):
+                speaker = _Speaker(a.quote.speaker_chain, a.quote.speaker_text, a.paragraph)
+                pieces.append((*piece, a.verb, speaker))
+    taken = list(marks)
+    for start, end, verb, speaker in sorted(pieces, key=lambda p: (p[0], -p[1])):
+        if any(s < end and start < e for s, e in taken):
+            continue
+        taken.append((start, end))
+        quotes.append(Quote(article_id, start, end, text[start:end], "indirect", _cue_text(verb),
+                            speaker.chain, speaker.text, verb.idx))
+        if any(m[0] < end and start < m[1] for m in marks):
+            continue
+        reported.append(ReportedClause(start, end, _cue_text(verb), speaker.chain, speaker.text,
+                                       False))
     quotes.sort(key=lambda q: (q.char_start, q.char_end))
-    return _dedupe(quotes), reported
+    return quotes, reported
 
 
-def _dedupe(quotes: list[Quote]) -> list[Quote]:
-    out: list[Quote] = []
-    seen: set[tuple[int, int]] = set()
-    for q in quotes:
-        if (q.char_start, q.char_end) not in seen:
-            seen.add((q.char_start, q.char_end))
-            out.append(q)
+_CLAUSE_LEADS = frozenset({"which", "who", "whom", "whose", "that", "where", "when", "and",
+                           "but", "or", "instead", "then", "while", "whereas", "thus"})
+_ARGUMENT_DEPS = frozenset({"dobj", "attr", "acomp", "oprd", "pobj", "xcomp", "ccomp",
+                            "dative"})
+
+
+def _stretches(doc: Doc, text: str, start: int, end: int, holes: list[tuple[int, int]]
+               ) -> list[tuple[int, int]]:
+    """Unquoted stretches of [start, end) that state a proposition of their own.
+
+    Quoted spans (with their marks) are holes. A stretch is cut back to its longest prefix that
+    ends a clause (at a comma or before a conjunction) and is kept when it has a verb and a
+    subject (or opens with a participle: "becoming the 90th member") and does not merely frame
+    the quote (its last word would need the quote as complement: 'wanted Syria to become').
+    """
+    bounds = [start]
+    for s, e in sorted(holes):
+        bounds += [s, e]
+    bounds.append(end)
+    out = []
+    for a, b in zip(bounds[::2], bounds[1::2], strict=True):
+        span = doc.char_span(max(a, start), min(b, end), alignment_mode="contract")
+        if span is None or len(span) == 0:
+            continue
+        tokens = [t for t in span if not t.is_space]
+        while tokens and (tokens[0].is_punct or tokens[0].lower_ in _CLAUSE_LEADS
+                          or (tokens[0].pos_ == "ADP" and len(tokens) > 1
+                              and tokens[1].lower_ in _CLAUSE_LEADS)):
+            tokens = tokens[1:]
+        if not tokens or tokens[0].pos_ in ("ADP", "PART", "AUX") or (
+                a > start and tokens[0].head.i < tokens[0].i
+                and doc[tokens[0].head.i].idx < a):
+            continue  # continues the quote's syntax ('"big part" of his plan ...')
+        best = None
+        for cut in range(len(tokens), 3, -1):
+            if cut < len(tokens) and not (tokens[cut].is_punct or tokens[cut].pos_ == "CCONJ"):
+                continue
+            candidate = tokens[:cut]
+            if _proposition(candidate, cut == len(tokens) and b < end):
+                best = candidate
+                break
+        if best is not None:
+            out.append((best[0].idx, best[-1].idx + len(best[-1].text)))
     return out
 
 
+def _proposition(tokens: list[Token], before_quote: bool) -> bool:
+    while tokens and (tokens[-1].is_punct or tokens[-1].pos_ == "CCONJ"):
+        tokens = tokens[:-1]
+    if len([t for t in tokens if not t.is_punct]) < 4:
+        return False
+    last = tokens[-1]
+    function_word = last.pos_ in ("ADP", "DET", "SCONJ", "AUX", "PART", "CCONJ") and not (
+        last.text[:1].isupper())  # "IS" tagged AUX is a name
+    if function_word or last.lower_ in ("including", "such"):
+        return False
+    inside = {t.i for t in tokens}
+    if before_quote and any(c.dep_ in _ARGUMENT_DEPS and c.i not in inside
+                            for t in tokens for c in t.children if c.i > last.i):
+        return False  # the quote completes this stretch: it is a frame, not a report
+    if last.pos_ == "VERB" and any(c.dep_ in _ARGUMENT_DEPS and c.i not in inside
+                                   for c in last.children):
+        return False
+    has_verb = any(t.pos_ in ("VERB", "AUX") for t in tokens)
+    has_subject = any(t.dep_ in ("nsubj", "nsubjpass", "expl") and t.head.i in inside
+                      for t in tokens)
+    return has_verb and (has_subject or tokens[0].tag_ == "VBG")
+
+
+def _quote_kind(tokens: Span) -> str:
+    """direct: the quoted words open with a clause of their own (subject and verb); else
+    partial. Decided by the words alone, not by how the reporter introduces them."""
+    inside = range(tokens.start, tokens.end)
+    roots = [t for t in tokens if t.head.i not in inside or t.head.i == t.i]
+    words = [t for t in roots if not t.is_punct and not t.is_space]
+    if not words:
+        return "partial"
+    first = words[0]
+    if first.pos_ not in ("VERB", "AUX"):
+        return "partial"
+    subjects = [c for c in first.children if c.i in inside
+                and c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj", "csubjpass")]
+    return "direct" if subjects else "partial"
+
+
 def _classify(article_id: str, text: str, doc: Doc, span: QuoteSpan,
-              mentions: Sequence[Mention], attribution: _Attribution, paragraphs: _Paragraphs
-              ) -> Quote | None:
+              mentions: Sequence[Mention], attribution: _Attribution, paragraphs: _Paragraphs,
+              previous: _Kept | None) -> _Kept | None:
     """Keep a quoted span as direct or partial speech with its cue and speaker, or drop it."""
     content = text[span.start : span.end]
     if not content.strip() or not any(c.isalpha() for c in content):
         return None
     tokens = _tokens(doc, span.start, span.end)
-    if tokens is None:
+    if tokens is None or _is_quoted_name(content, mentions, span.start, span.end):
         return None
+    paragraph = paragraphs.index(span.start)
     prefix = _sentence_prefix(text, paragraphs, span.open_mark)
     stripped = prefix.strip()
     opens_clause = not stripped or stripped.endswith(":")
     ends_utterance = bool(re.search(r"[.!?,…]$", content.rstrip("\"'”’ ")))
     after = text[span.close_mark + 1 : span.close_mark + 3]
-    if after[:1] in (",",) or after.strip()[:1] in (".", "!", "?", ""):
+    if after[:1] == "," or after.strip()[:1] in (".", "!", "?", ""):
         ends_utterance = True
     trailing = None
     if ends_utterance:
@@ -507,41 +642,44 @@ def _classify(article_id: str, text: str, doc: Doc, span: QuoteSpan,
     leading = _window_cue(doc, span.open_mark - len(prefix), span.open_mark, attribution,
                           nearest_last=True)
     dependency = _dependency_cue(tokens, attribution)
-    if opens_clause and trailing is not None:
-        verb = trailing
-    else:
-        verb = dependency or leading or trailing
+    verb = trailing if opens_clause and trailing is not None else (
+        dependency or leading or trailing)
     if verb is not None and _negated(verb) and verb.lemma_ != "deny":
         verb = None
-    cue: str | None = _cue_text(verb) if verb is not None else None
-    colon_subject: Token | None = None
+    cue = _cue_text(verb) if verb is not None else None
+    subject_of: Token | None = verb
     if verb is None and stripped.endswith(":"):
-        cue = ":"
         prefix_span = _tokens(doc, span.open_mark - len(prefix), span.open_mark)
-        if prefix_span is not None and len(prefix_span):
-            root = prefix_span.root
-            colon_subject = root
-    if _is_quoted_name(content, mentions, span.start, span.end):
-        return None
+        root = prefix_span.root if prefix_span is not None and len(prefix_span) else None
+        subject_of = root
+        cue = root.text if root is not None and root.pos_ == "VERB" else ":"
+    inherited = None
     if cue is None:
-        utterance = _words(content) >= 4 and (opens_clause or ends_utterance) and (
-            opens_clause or not stripped)
-        if not utterance:
+        if previous is not None and previous.paragraph == paragraph and not stripped:
+            inherited = previous  # '"...," he added. "I really do."': the same attribution
+        elif not (_words(content) >= 4 and opens_clause):
             return None  # a scare quote or a quoted term with no one saying it
-    kind = "direct" if opens_clause and (content[:1].isupper() or content[:1].isdigit()
-                                         or content[:1] in "….'\"‘“") else "partial"
-    speaker = attribution.speaker(verb or colon_subject, span.start, anchor=span.close_mark)
+    kind = _quote_kind(tokens)
+    if inherited is not None:
+        prev = inherited.quote
+        quote = Quote(article_id, span.start, span.end, content, kind, prev.cue,
+                      prev.speaker_chain, prev.speaker_text, prev.attribution)
+        return _Kept(span, quote, inherited.verb, paragraph)
+    speaker = attribution.speaker(subject_of, span.start, anchor=span.close_mark)
     if speaker.chain or speaker.text:
         attribution.last = speaker
-    end = span.end
-    while end > span.start and text[end - 1] in ", ":
-        end -= 1  # the comma before the closing mark belongs to the attribution
-    return Quote(article_id, span.start, end, text[span.start : end], kind, cue, speaker.chain,
-                 speaker.text)
+    anchor = subject_of.idx if subject_of is not None else None
+    quote = Quote(article_id, span.start, span.end, content, kind, cue, speaker.chain,
+                  speaker.text, anchor)
+    return _Kept(span, quote, verb, paragraph)
 
 
 def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, int, Token]]:
-    """(start, end, cue) of every clause reported by a speech verb, outermost only."""
+    """(start, end, cue) of every clause reported by a speech verb.
+
+    A clause stops before a coordinated speech verb of its own ("were yet to be determined but
+    insisted ...": two remarks) and before a trailing participle ("..., marking a shift").
+    """
     found: list[tuple[int, int, Token]] = []
     for token in doc:
         if not _is_cue(token) or attribution.in_quote(token.idx) or _negated(token):
@@ -562,10 +700,15 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
                 continue
             if any(c.dep_ == "mark" and c.lower_ not in _MARKERS for c in child.children):
                 continue  # "said Monday hours after X welcomed ...": a time clause
-            tokens = list(child.subtree)
-            span = _clause_chars(tokens)
+            span = _clause_chars(_clause_tokens(child))
             if span is not None:
                 found.append((*span, token))
+        if token.lemma_.lower() in _PROMISE_VERBS:
+            for child in token.children:
+                if child.dep_ == "xcomp" and child.pos_ == "VERB":
+                    span = _clause_chars(_clause_tokens(child))
+                    if span is not None:
+                        found.append((*span, token))
     found.sort(key=lambda f: (f[0], -f[1]))
     outer: list[tuple[int, int, Token]] = []
     for f in found:
@@ -573,6 +716,22 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
             continue
         outer.append(f)
     return outer
+
+
+_PROMISE_VERBS = frozenset({"vow", "promise", "pledge", "threaten"})
+
+
+def _clause_tokens(head: Token) -> list[Token]:
+    """The subtree of a clause head, without coordinated speech verbs and trailing participles."""
+    cut: set[int] = set()
+    for token in head.subtree:
+        if token.dep_ == "conj" and _is_cue(token) and token.i > head.i:
+            cut |= {t.i for t in token.subtree}
+            cut |= {c.i for c in token.head.children if c.dep_ == "cc" and c.i < token.i}
+        if (token.head.i == head.i and token.dep_ == "advcl" and token.tag_ == "VBG"
+                and token.i > head.i and token.i > 0 and head.doc[token.i - 1].text == ","):
+            cut |= {t.i for t in token.subtree}
+    return [t for t in head.subtree if t.i not in cut]
 
 
 _MARKERS = frozenset({"that", "whether", "if"})
@@ -604,7 +763,7 @@ def _clause_chars(tokens: list[Token]) -> tuple[int, int] | None:
 def _according_clause(token: Token) -> tuple[int, int] | None:
     """"According to X, S" / "S, according to X": S is the reported clause."""
     head = token.head
-    if head is token:
+    if head.i == token.i:
         return None
     skip = {t.i for t in token.subtree}
     tokens = [t for t in head.subtree if t.i not in skip]

@@ -61,6 +61,7 @@ class Chain:
     match_key: str
     surname_only: bool = False
     alias_type: str | None = None  # the type the alias table gives, when it knows the name
+    titles: tuple[str, ...] = ()  # offices written before the name ("information minister")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Quote:
     cue: str | None
     speaker_chain: str | None
     speaker_text: str | None
+    attribution: int | None = None  # offset of the cue verb: rows of one remark share it
 
 
 @dataclass(frozen=True)
