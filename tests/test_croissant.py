@@ -222,6 +222,8 @@ def test_version_option_and_validation(folder: Path) -> None:
     assert doc["version"] == "1.4.0"
     with pytest.raises(ValueError, match=r"MAJOR\.MINOR\.PATCH"):
         build_croissant(folder, load_catalog(), manifest, header, version="latest")
+    with pytest.raises(ValueError):
+        build_croissant(folder, load_catalog(), manifest, header, date_published="15/01/2026")
 
 
 def test_stale_manifest_is_refused(folder: Path) -> None:

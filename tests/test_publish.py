@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
+import httpx2
 import huggingface_hub
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile, RepoFolder
@@ -89,10 +89,14 @@ class FakeApi:
         tree: Iterable[Any] = (),
         tags: Iterable[str] = (),
         fail_commit: BaseException | None = None,
+        fail_tag: BaseException | None = None,
+        existing_private: bool | None = None,
     ) -> None:
         self.tree = list(tree)
         self.tags = list(tags)
         self.fail_commit = fail_commit
+        self.fail_tag = fail_tag
+        self.private = existing_private  # None: the repo does not exist before create_repo
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     def _record(self, name: str, *args: Any, **kwargs: Any) -> None:
@@ -108,11 +112,13 @@ class FakeApi:
 
     def create_repo(self, repo_id: str, **kwargs: Any) -> str:
         self._record("create_repo", repo_id, **kwargs)
+        if self.private is None:
+            self.private = bool(kwargs.get("private"))
         return f"https://huggingface.co/datasets/{repo_id}"
 
     def repo_info(self, repo_id: str, **kwargs: Any) -> SimpleNamespace:
         self._record("repo_info", repo_id, **kwargs)
-        return SimpleNamespace(sha=HEAD)
+        return SimpleNamespace(sha=HEAD, private=self.private)
 
     def list_repo_tree(self, repo_id: str, **kwargs: Any) -> list[Any]:
         self._record("list_repo_tree", repo_id, **kwargs)
@@ -133,6 +139,8 @@ class FakeApi:
 
     def create_tag(self, repo_id: str, **kwargs: Any) -> None:
         self._record("create_tag", repo_id, **kwargs)
+        if self.fail_tag is not None:
+            raise self.fail_tag
 
 
 class NoCallApi:
@@ -273,6 +281,7 @@ def test_publish_call_sequence(folder: Path, capsys: pytest.CaptureFixture[str])
     deletes = [op.path_in_repo for op in operations if isinstance(op, CommitOperationDelete)]
     assert set(adds) == set(local_listing(folder))  # every local file, unchanged ones too
     for path, op in adds.items():
+        assert isinstance(op.path_or_fileobj, str | Path)
         assert Path(op.path_or_fileobj) == folder / path
     assert deletes == [STALE]  # never .gitattributes
     assert kwargs["parent_commit"] == HEAD
@@ -318,6 +327,31 @@ def test_existing_tag_is_refused_before_committing(folder: Path) -> None:
     with pytest.raises(PublishError, match=r"tag v1\.0\.0 already exists"):
         publish(folder, REPO, revision="v1.0.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
     assert "create_commit" not in api.names and "create_tag" not in api.names
+
+
+def test_private_publish_into_an_existing_public_repo_is_refused(folder: Path) -> None:
+    api = FakeApi(existing_private=False)
+    with pytest.raises(PublishError, match="is public"):
+        publish(folder, REPO, private=True, api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
+    assert "create_commit" not in api.names
+
+
+def test_tag_must_match_the_croissant_version(folder: Path) -> None:
+    (folder / "croissant.json").write_text('{"version": "0.1.0"}\n', encoding="utf-8")
+    api = FakeApi()
+    with pytest.raises(PublishError, match=re.escape("croissant.json says version '0.1.0'")):
+        publish(folder, REPO, revision="v0.2.0", dry_run=True)
+    p = publish(folder, REPO, revision="v0.1.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
+    assert p.tagged
+    assert "croissant.json" in {f.path for f in p.files}
+
+
+def test_failed_tag_says_the_commit_is_published(folder: Path) -> None:
+    api = FakeApi(fail_tag=RuntimeError("tag service down"))
+    with pytest.raises(PublishError, match="published but not tagged") as err:
+        publish(folder, REPO, revision="v1.0.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
+    assert NEW_COMMIT in str(err.value)
+    assert err.value.__cause__ is None
 
 
 @pytest.mark.parametrize("revision", ["1.2.3", "v1.2", "v01.2.3", "v1.2.3-rc1", "latest"])
@@ -369,9 +403,9 @@ def test_token_order(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_concurrent_push_fails_with_a_hint(folder: Path) -> None:
-    response = httpx.Response(
+    response = httpx2.Response(
         412,
-        request=httpx.Request("POST", f"https://huggingface.co/api/datasets/{REPO}/commit/main"),
+        request=httpx2.Request("POST", f"https://huggingface.co/api/datasets/{REPO}/commit/main"),
     )
     api = FakeApi(fail_commit=HfHubHTTPError("412 Precondition Failed", response=response))
     with pytest.raises(PublishError, match="changed since the plan"):
@@ -409,7 +443,7 @@ def test_token_never_appears_in_output_logs_plan_errors_or_folder(
     assert all(k.get("token") == FAKE_TOKEN for _, _, k in api.calls)  # it was used…
 
     # …and a failing call whose error message and request carry the token
-    request = httpx.Request(
+    request = httpx2.Request(
         "POST",
         f"https://huggingface.co/api/datasets/{REPO}/commit/main",
         headers={"authorization": f"Bearer {FAKE_TOKEN}"},
@@ -417,7 +451,7 @@ def test_token_never_appears_in_output_logs_plan_errors_or_folder(
     failing = FakeApi(
         fail_commit=HfHubHTTPError(
             f"401 Unauthorized: invalid token {FAKE_TOKEN}",
-            response=httpx.Response(401, request=request),
+            response=httpx2.Response(401, request=request),
         )
     )
     with pytest.raises(PublishError) as err:

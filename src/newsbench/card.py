@@ -36,6 +36,22 @@ LIMITATIONS = """- The seed set is one story reported by five outlets: figures o
   and merge or split entities. Treat them as a baseline, not as ground truth.
 - Outlets are named only where the text itself carries a credit line; the others are unknown."""
 
+LICENSE_TEXT = """# Rights and licence
+
+News text belongs to its publishers. The articles in this dataset were published by the outlets
+named (where the text names them) in `articles.outlet`; their copyright is theirs and is not
+licensed by this dataset. They are included for research on news reporting (quotation
+attribution, claim detection, entity linking) and must not be republished as news.
+
+Build with `--text-policy reference` to publish everything except the publishers' words
+(article text and title, quote, claim and mention text): hashes, offsets, ids, clusters and
+entity names remain, and `newsbench rehydrate` restores the text from a user's own copies of
+the raw files, verified by `raw_sha256`.
+
+The annotations (quotes, claims and entities with their clusters), the schema and the code are
+offered under the Apache License 2.0.
+"""
+
 CHANGELOG = (
     """- 0.1.0: first release: four configs, provenance partition, gold for the seed story."""
 )

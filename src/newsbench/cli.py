@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from newsbench import __version__
 from newsbench.problems import BuildFailed
 
 app = typer.Typer(
@@ -119,10 +120,39 @@ def build_command(
             "--lock-timeout", help="Seconds to wait when another build holds the output lock."
         ),
     ] = 0.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Worker processes for the per-article "
+            "stages (0: all cores). Output is identical whatever "
+            "the count.",
+        ),
+    ] = 0,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache",
+            help="Per-article extraction cache for "
+            "incremental rebuilds (default: .newsbench-cache "
+            "beside --out).",
+        ),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every article.")] = False,
+    version: Annotated[
+        str,
+        typer.Option(
+            "--version",
+            help="Release version (X.Y.Z) written into "
+            "croissant.json and the manifest; publish --revision "
+            "vX.Y.Z must match it.",
+        ),
+    ] = __version__,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
 ) -> None:
     """Build the dataset from raw articles: read, clean, annotate, extract, validate, write."""
     from newsbench.pipeline import BuildConfig, build
+    from newsbench.runner import default_workers
     from newsbench.write import LockBusy
 
     cfg = BuildConfig(
@@ -135,6 +165,9 @@ def build_command(
         rules=rules,
         max_file_bytes=int(max_file_mb * 1024 * 1024),
         lock_timeout=lock_timeout,
+        workers=workers or default_workers(),
+        version=version,
+        cache=None if no_cache else (cache or out.parent / ".newsbench-cache"),
     )
     report = None if quiet or not sys.stderr.isatty() else (lambda m: _err(m))
     try:
@@ -239,6 +272,48 @@ def inspect_command(
     try:
         typer.echo(inspect_folder(folder, rows))
     except FileNotFoundError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command("publish")
+def publish_command(
+    folder: Annotated[Path, typer.Argument(help="A built dataset folder.")] = Path(
+        "dist/newsbench"
+    ),
+    repo_id: Annotated[
+        str, typer.Option("--repo-id", help="ORG/NAME of the dataset repository.")
+    ] = "",
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision", help="Tag the release vX.Y.Z (must match the build's --version)."
+        ),
+    ] = None,
+    private: Annotated[
+        bool, typer.Option("--private", help="Create the repository private.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the plan (each file, size, "
+            "sha256, added/changed/deleted); no network call.",
+        ),
+    ] = False,
+) -> None:
+    """Publish the folder to the Hub in one commit (deleting files no longer built), then tag it.
+
+    The token comes from HF_TOKEN or the saved login and is never printed or written.
+    """
+    from newsbench.publish import PublishError, publish
+
+    if not repo_id:
+        _err("error: --repo-id ORG/NAME is required")
+        raise typer.Exit(1)
+    try:
+        publish(folder, repo_id, revision=revision, private=private, dry_run=dry_run)
+    except PublishError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(1) from None
 

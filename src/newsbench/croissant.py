@@ -10,6 +10,7 @@ break `load_dataset`.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
@@ -97,8 +98,8 @@ LICENSE_NOTE = (
 
 RAI_STATIC: dict[str, Any] = {
     "rai:dataCollection": (
-        "Articles reporting one news story were copied byte for byte, as published, from the "
-        "outlets' pages into plain-text files, which are never edited. Metadata (outlet, date, "
+        "Articles reporting one news story in several outlets were copied byte for byte, as "
+        "published, into plain-text files, which are never edited. Metadata (outlet, date, "
         "URL, language) is recorded only where the article text itself supports it; nothing is "
         "guessed. The build normalises the text and records every kept and removed raw "
         "character span with the reason for removal (articles.kept, articles.removed), and "
@@ -111,6 +112,11 @@ RAI_STATIC: dict[str, Any] = {
         "Automatic annotations: spaCy en_core_web_sm 3.8 NER and parser, rule-based quote and "
         "claim extraction, string-similarity entity linking, run offline on CPU.",
     ],
+    "rai:machineAnnotationTools": [
+        "spaCy en_core_web_sm 3.8 (NER and dependency parser)",
+        "newsbench rule-based quote and claim extractors",
+        "rapidfuzz string similarity for entity canonicalisation and clustering",
+    ],
     "rai:annotatorDemographics": [
         "Not collected. Gold annotations were written by project contributors, not crowd "
         "workers; their demographics were not recorded."
@@ -122,9 +128,9 @@ RAI_STATIC: dict[str, Any] = {
         "Outlet selection is small and not sampled from any population of news sources; one "
         "article reads as a translation into English, so wording differences partly reflect "
         "translation, not reporting.",
-        "Rows with origin = auto come from a small English NER model and rules, which favour "
-        "Western name forms and standard quotation conventions; they miss and mis-attribute "
-        "quotes and merge or split entities.",
+        "Rows with origin = auto come from a small English NER model and rules: they miss and "
+        "mis-attribute quotes, merge or split entities, and are least reliable on transliterated "
+        "names and on groups with several names (ISIL, ISIS, Daesh).",
     ],
     "rai:dataLimitations": [
         "Very small: a handful of articles and a few hundred annotated rows; confidence "
@@ -159,8 +165,9 @@ RAI_STATIC: dict[str, Any] = {
         "Releases are semantically versioned git tags on the dataset repository, rebuilt "
         "deterministically from raw/ by the newsbench build (build_manifest.json records inputs, "
         "package versions and file sha256). Corrections to text or annotations go into a new "
-        "version with a changelog entry in the dataset card; earlier tags stay available. Text "
-        "is removed from a release on a publisher's request."
+        "version with a changelog entry in the dataset card. Rights or takedown requests go to "
+        "the repository's discussions; the same inputs can be released as a reference-policy "
+        "build (offsets, hashes and annotations, no article text)."
     ),
 }
 
@@ -199,13 +206,42 @@ def _annotation_protocol(manifest: dict[str, Any]) -> list[str]:
     }
     if gold:
         same = sum(1 for name, digest in gold.items() if pass1.get(name) == digest)
-        protocol.append(
-            f"In this build {same} of {len(gold)} gold quote/claim files are byte-identical to "
-            "pass 1 (no adjudication change recorded in them)."
-        )
+        if same:
+            protocol.append(
+                f"In this build {same} of {len(gold)} gold quote/claim files are byte-identical "
+                "to pass 1: adjudication did not change them."
+            )
+        else:
+            protocol.append(
+                f"All {len(gold)} gold quote/claim files differ from pass 1: the gold is the "
+                "adjudicated version."
+            )
+    agreement = _agreement_text(manifest.get("agreement"))
+    if agreement:
+        protocol.append(agreement)
     n_gold = len(manifest.get("gold_articles") or [])
     protocol.append(f"Articles with gold annotations in this build: {n_gold}.")
     return protocol
+
+
+def _agreement_text(agreement: Any) -> str | None:
+    """Pass 1 vs pass 2 agreement as recorded in the manifest, whatever metrics it holds."""
+    if not isinstance(agreement, dict):
+        return None
+    parts = []
+    for task in sorted(agreement):
+        metrics = agreement[task]
+        if isinstance(metrics, dict):
+            values = ", ".join(
+                f"{name} {value:g}"
+                for name, value in sorted(metrics.items())
+                if isinstance(value, int | float) and not isinstance(value, bool)
+            )
+            if values:
+                parts.append(f"{task}: {values}")
+    if not parts:
+        return None
+    return "Agreement between the two passes (build_manifest.json): " + "; ".join(parts) + "."
 
 
 def _file_objects(
@@ -381,6 +417,7 @@ def build_croissant(
     if url:
         doc["url"] = url
     if date_published:
+        datetime.date.fromisoformat(date_published)  # ValueError unless YYYY-MM-DD
         doc["datePublished"] = date_published
     return doc
 

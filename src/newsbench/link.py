@@ -57,7 +57,7 @@ ENTITY_FUZZY_MIN = 92.0
 ENTITY_FUZZY_MIN_CHARS = 8
 QUOTE_MIN = 80.0
 QUOTE_SHORT_WORDS = 3
-CLAIM_MIN = 0.34
+CLAIM_MIN = 0.22
 BLOCK_ALL_PAIRS = 300  # above this many items, candidates come from the inverted index
 MAX_POSTING = 40  # words in more items than this do not make candidates
 

@@ -15,15 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from newsbench import __version__, stages
 from newsbench import annotations as gold
+from newsbench.cache import ExtractionCache, extractor_fingerprint
+from newsbench.dedup import near_duplicates
 from newsbench.faults import checkpoint
-from newsbench.normalize import check_partition, load_rules, normalize
 from newsbench.problems import BuildFailed, Problem
-from newsbench.read import MAX_FILE_BYTES, RawDocument, discover, read_source
+from newsbench.read import MAX_FILE_BYTES, discover
+from newsbench.runner import LocalRunner, batched
+from newsbench.stages import ExtractTask, PrepareTask
 from newsbench.tables import Catalog, load_catalog
 from newsbench.validate import validate_tables
 
 Tables = dict[str, list[dict[str, Any]]]
+PREPARE_BATCH = 64
+EXTRACT_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,10 @@ class BuildConfig:
     max_file_bytes: int = MAX_FILE_BYTES
     lock_timeout: float = 0.0
     workers: int = 1
+    cache: Path | None = None  # per-article extraction cache; None: no cache
     with_figures: bool = True
     baseline: bool = True  # score the extractors on the gold articles for the card
+    version: str = __version__  # the release version written into croissant.json and the card
 
 
 @dataclass
@@ -82,69 +90,23 @@ class Progress:
 # --- stages ---------------------------------------------------------------------------------
 
 
-def read_stage(cfg: BuildConfig) -> tuple[list[RawDocument], list[Problem]]:
+def prepare_stage(
+    cfg: BuildConfig, runner: LocalRunner
+) -> tuple[list[dict[str, Any]], list[Any], list[Problem]]:
+    """Read, decode, normalize and sign every raw file on the runner's workers."""
     sources, problems = discover(cfg.raw)
-    docs: list[RawDocument] = []
-    for i, source in enumerate(sources):
-        checkpoint(f"read:file:{i}")
-        result = read_source(source, cfg.max_file_bytes)
-        if isinstance(result, Problem):
-            problems.append(result)
-        else:
-            docs.append(result)
-    return docs, problems
-
-
-def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, Any] | Problem:
-    """Normalize one raw document into an articles row (pure: runs in any process)."""
-    result = normalize(doc.raw_text, load_rules(rules_path))
-    broken = check_partition(doc.raw_text, result)
-    if broken:  # a bug in the normalizer, never silently published
-        return Problem(
-            doc.source_file,
-            "provenance partition broken: " + "; ".join(broken),
-            "report this as a newsbench bug with the file",
-            stage="normalize",
-        )
-    if not result.text:
-        reasons = sorted({s.label for s in result.removed})
-        return Problem(
-            doc.source_file,
-            f"no article text left after cleaning (all removed as: {', '.join(reasons)})",
-            "check the file holds an article, or adjust rules/normalize.yaml",
-            stage="normalize",
-        )
-    meta = doc.meta
-    return {
-        "article_id": doc.article_id,
-        "story_id": meta.get("story_id"),
-        "source_file": doc.source_file,
-        "outlet": meta.get("outlet"),
-        "url": meta.get("url"),
-        "language": meta.get("language"),
-        "published_date": meta.get("published_date"),
-        "rights": meta.get("rights"),
-        "title": result.title,
-        "text": result.text,
-        "raw_sha256": doc.raw_sha256,
-        "encoding": doc.encoding,
-        "n_words": result.n_words,
-        "kept": [{"start": s.start, "end": s.end, "role": s.label} for s in result.kept],
-        "removed": [{"start": s.start, "end": s.end, "reason": s.label} for s in result.removed],
-        "near_duplicate_of": None,
-    }
-
-
-def normalize_stage(
-    docs: list[RawDocument], cfg: BuildConfig
-) -> tuple[list[dict[str, Any]], list[Problem]]:
-    rows, problems = [], []
     rules_path = str(cfg.rules) if cfg.rules else None
-    for i, doc in enumerate(docs):
-        checkpoint(f"normalize:article:{i}")
-        row = article_row(doc, rules_path)
-        (problems if isinstance(row, Problem) else rows).append(row)
-    return rows, problems
+    tasks = [PrepareTask(i, s, rules_path, cfg.max_file_bytes) for i, s in enumerate(sources)]
+    rows: list[dict[str, Any]] = []
+    signatures: list[Any] = []
+    for results in runner.map_batches(stages.prepare_batch, batched(tasks, PREPARE_BATCH)):
+        for row, signature in results:
+            if isinstance(row, Problem):
+                problems.append(row)
+            else:
+                rows.append(row)
+                signatures.append(signature)
+    return rows, signatures, problems
 
 
 def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, set[str]]:
@@ -158,33 +120,62 @@ def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables
     return rows, gold_ids
 
 
-@functools.cache
-def _load_nlp(model: str | None):  # -> spacy.Language, loaded once per process
-    from newsbench import extract
-
-    return extract.load_nlp(model)
-
-
 def extract_stage(
-    articles: list[dict[str, Any]], cfg: BuildConfig
+    articles: list[dict[str, Any]],
+    cfg: BuildConfig,
+    runner: LocalRunner | None = None,
+    stats: StageStats | None = None,
 ) -> tuple[Tables, dict[str, Any]]:
-    """Automatic extraction and cross-article linking for the given articles."""
+    """Automatic extraction (cached per article, on the workers) and cross-article linking."""
     if not articles:
         return {"quotes": [], "claims": [], "entities": []}, {}
     from newsbench import extract
 
-    nlp = _load_nlp(cfg.model)
+    runner = runner or LocalRunner(1)
+    model = model_description(cfg.model)
+    cache = ExtractionCache(cfg.cache, extractor_fingerprint(model))
+    keys = [cache.key(a["article_id"], a["outlet"], a["story_id"], a["text"]) for a in articles]
+    found = {k: cache.get(k) for k in keys}
+    todo = [
+        ExtractTask(a["article_id"], a["text"], a["outlet"], a["story_id"], cfg.model)
+        for a, k in zip(articles, keys, strict=True)
+        if found[k] is None
+    ]
+    fresh = [
+        x
+        for batch in runner.map_batches(stages.extract_batch, batched(todo, EXTRACT_BATCH))
+        for x in batch
+    ]
+    by_id = {x.article_id: x for x in fresh}
+    for a, k in zip(articles, keys, strict=True):
+        if found[k] is None:
+            found[k] = by_id[a["article_id"]]
+            cache.put(k, found[k])
+    extractions = [found[k] for k in keys]
     inputs = [
-        extract.ArticleInput(
-            article_id=a["article_id"], text=a["text"], outlet=a["outlet"], story_id=a["story_id"]
-        )
+        extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
         for a in articles
     ]
-    return extract.run(inputs, nlp), extract.model_info(nlp)
+    rows = extract.link(extractions, inputs)
+    if stats is not None:
+        stats.notes.update(cache_hits=cache.hits, cache_misses=cache.misses)
+    return rows, model
+
+
+@functools.cache
+def model_description(model: str | None) -> dict[str, Any]:
+    """Name and version of the spaCy pipeline (loaded in this process only to describe it)."""
+    from newsbench import extract
+
+    return extract.model_info(stages.load_nlp(model))
 
 
 def baseline_scores(
-    articles: list[dict[str, Any]], gold_ids: set[str], gold_rows: Tables, cfg: BuildConfig
+    articles: list[dict[str, Any]],
+    gold_ids: set[str],
+    gold_rows: Tables,
+    cfg: BuildConfig,
+    runner: LocalRunner | None = None,
 ) -> dict[str, Any]:
     """The automatic extractors run on the gold articles and scored against the gold.
 
@@ -195,7 +186,7 @@ def baseline_scores(
     from newsbench.evaluate import evaluate
 
     gold_articles = [a for a in articles if a["article_id"] in gold_ids]
-    auto, model = extract_stage(gold_articles, cfg)
+    auto, model = extract_stage(gold_articles, cfg, runner)
     scores = {
         task: evaluate(task, pd.DataFrame(auto[task]), pd.DataFrame(gold_rows[task]))
         for task in ("quotes", "claims", "entities")
@@ -251,18 +242,25 @@ def build_tables(
     cfg: BuildConfig, progress: Progress | None = None
 ) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
     """Everything up to validation; raises BuildFailed with all problems found."""
-    progress = progress or Progress()
+    with LocalRunner(cfg.workers) as runner:
+        return _build_tables(cfg, progress or Progress(), runner)
+
+
+def _build_tables(
+    cfg: BuildConfig, progress: Progress, runner: LocalRunner
+) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
     catalog = load_catalog()
-    with progress.stage("read") as st:
-        docs, problems = read_stage(cfg)
-        st.rows_out = len(docs)
-        st.notes["rejected"] = len(problems)
-    checkpoint("read:done")
-    with progress.stage("normalize", len(docs)) as st:
-        articles, more = normalize_stage(docs, cfg)
-        problems += more
+    with progress.stage("read+normalize") as st:
+        articles, signatures, problems = prepare_stage(cfg, runner)
         st.rows_out = len(articles)
-    checkpoint("normalize:done")
+        st.notes["rejected"] = len(problems)
+    checkpoint("prepare:done")
+    with progress.stage("near-duplicates", len(articles)) as st:
+        copies = near_duplicates([a["article_id"] for a in articles], signatures)
+        for a in articles:
+            a["near_duplicate_of"] = copies.get(a["article_id"])
+        st.rows_out = len(copies)
+    checkpoint("dedup:done")
     file_problems = [p for p in problems if p.stage in ("read", "normalize")]
     fatal = [p for p in problems if p.stage not in ("read", "normalize")]
     if fatal or (problems and cfg.on_error == "fail"):
@@ -280,14 +278,14 @@ def build_tables(
     checkpoint("annotations:done")
     todo = [a for a in articles if a["article_id"] not in gold_ids]
     with progress.stage("extract+link", len(todo)) as st:
-        auto_rows, model = extract_stage(todo, cfg)
+        auto_rows, model = extract_stage(todo, cfg, runner, st)
         st.rows_out = sum(len(v) for v in auto_rows.values())
     checkpoint("extract:done")
     tables = merge_tables(articles, gold_rows, auto_rows)
     baseline, agreement = None, None
     if gold_ids and cfg.baseline:
         with progress.stage("baseline", len(gold_ids)):
-            baseline = baseline_scores(articles, gold_ids, gold_rows, cfg)
+            baseline = baseline_scores(articles, gold_ids, gold_rows, cfg, runner)
             checkpoint("baseline:done")
     if gold_ids:
         from newsbench.agreement import compute_agreement
@@ -310,7 +308,7 @@ def build_tables(
 
 def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> BuildResult:
     """Build the dataset folder atomically. Raises BuildFailed (nothing written) on bad input."""
-    from newsbench import card, figures, write
+    from newsbench import card, croissant, figures, write
 
     progress = Progress(report)
     with write.output_lock(cfg.out, cfg.lock_timeout):
@@ -336,8 +334,16 @@ def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> Buil
                 drawn = figures.draw_all(published, stage) if cfg.with_figures else {}
                 files.update({rel: sha256_file(stage / rel) for rel in drawn.values()})
                 checkpoint("write:figures")
+                (stage / "LICENSE.md").write_text(card.LICENSE_TEXT, encoding="utf-8")
+                files["LICENSE.md"] = sha256_file(stage / "LICENSE.md")
                 manifest = build_manifest(cfg, tables, rejects, info, files, catalog)
                 manifest["arrow_bytes"] = arrow_bytes
+                header = card.card_yaml(
+                    catalog, published, bool(manifest["gold_articles"]), arrow_bytes
+                )
+                croissant.write_croissant(stage, catalog, manifest, header, version=cfg.version)
+                manifest["files"]["croissant.json"] = sha256_file(stage / "croissant.json")
+                checkpoint("write:croissant")
                 write.write_json(stage / "build_manifest.json", manifest)
                 checkpoint("write:manifest")
                 st.rows_out = len(files)
@@ -396,6 +402,7 @@ def build_manifest(
     return {
         "newsbench_build": 1,
         "schema_version": catalog.schema_version,
+        "version": cfg.version,
         "options": {"on_error": cfg.on_error, "gold": cfg.use_gold, "text_policy": cfg.text_policy},
         "inputs": dict(sorted(inputs.items())),
         "manifest_sha256": sha256_file(manifest_file) if manifest_file.exists() else None,

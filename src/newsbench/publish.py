@@ -64,6 +64,7 @@ class RemoteState:
     files: tuple[RemoteFile, ...] = ()
     tags: tuple[str, ...] = ()
     exists: bool = True
+    private: bool | None = None  # None when unknown
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class PublishPlan:
     parent_commit: str | None
     remote_known: bool
     remote_tags: tuple[str, ...]
+    remote_private: bool | None
     commit_message: str
     commit_description: str
     row_counts: dict[str, int] = field(default_factory=dict)
@@ -194,7 +196,13 @@ def fetch_remote(api: HfApi, repo_id: str, token: str | None = None) -> RemoteSt
     except Exception as exc:
         raise _api_error("listing the remote repo", exc, token) from None
     tags = tuple(sorted(t.name for t in getattr(refs, "tags", []) or []))
-    return RemoteState(head=head, files=tuple(sorted(files, key=lambda f: f.path)), tags=tags)
+    private = getattr(info, "private", None)
+    return RemoteState(
+        head=head,
+        files=tuple(sorted(files, key=lambda f: f.path)),
+        tags=tags,
+        private=private if isinstance(private, bool) else None,
+    )
 
 
 def remote_from_paths(paths: Iterable[str], head: str | None = None) -> RemoteState:
@@ -289,6 +297,7 @@ def plan(
         parent_commit=remote.head if remote else None,
         remote_known=remote is not None,
         remote_tags=remote.tags if remote else (),
+        remote_private=remote.private if remote else None,
         commit_message=title,
         commit_description=description,
         row_counts=counts,
@@ -315,6 +324,8 @@ def render_plan(p: PublishPlan) -> str:
         f"  message: {p.commit_message}",
         "",
     ]
+    if p.revision and p.revision in p.remote_tags:
+        lines.insert(-1, f"  tag {p.revision} already exists: publishing would be refused")
     rows: list[tuple[str, str, str, str]] = [
         (f.action, f.path, human_size(f.size), f.sha256[:12]) for f in p.files
     ]
@@ -354,6 +365,22 @@ def _refuse_invalid(folder: Path) -> None:
         )
 
 
+def _refuse_version_mismatch(folder: Path, revision: str | None) -> None:
+    """croissant.json records the dataset version: it must be the one being tagged."""
+    path = folder / "croissant.json"
+    if revision is None or not path.is_file():
+        return
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("version")
+    except ValueError:
+        return  # not ours to judge here; check_output owns file validity
+    if recorded != revision.removeprefix("v"):
+        raise PublishError(
+            f"croissant.json says version {recorded!r} but the tag is {revision}; rebuild with "
+            f"version {revision.removeprefix('v')} so the metadata matches the release."
+        )
+
+
 def publish(
     folder: Path,
     repo_id: str,
@@ -368,7 +395,9 @@ def publish(
 ) -> PublishPlan:
     """Validate, plan and (unless dry_run) publish the folder in one commit, then tag it.
 
-    `private` only applies when the repo is created; an existing repo keeps its visibility.
+    `private` applies when the repo is created; an existing public repo is refused rather than
+    silently published to. The repo is created (if missing) before the plan is printed: preview
+    with a dry run.
     A dry run resolves no token and makes no API call; `remote` (dry runs only) lets it compare
     against a listing obtained earlier. A real publish always plans against the live head.
     """
@@ -378,6 +407,7 @@ def publish(
     validate_repo_id(repo_id)
     validate_revision(revision)
     _refuse_invalid(folder)
+    _refuse_version_mismatch(folder, revision)
     if dry_run:
         p = replace(plan(folder, repo_id, None, revision, remote=remote), dry_run=True)
         if echo:
@@ -397,6 +427,13 @@ def publish(
         raise PublishError(
             f"tag {revision} already exists in {repo_id}; nothing was committed. "
             "Choose a new version."
+        )
+    if private and p.remote_private is False:
+        # create_repo(exist_ok=True) never changes visibility: do not push into a public repo.
+        raise PublishError(
+            f"{repo_id} already exists and is public, but a private publish was asked for; "
+            "nothing was committed. Make it private first (repo settings on the Hub, or "
+            "HfApi.update_repo_settings(..., private=True)), or publish without --private."
         )
     if echo:
         print(render_plan(p))
@@ -441,7 +478,12 @@ def publish(
                 token=secret,
             )
         except Exception as exc:
-            raise _api_error(f"create_tag {revision}", exc, secret) from None
+            error = _api_error(f"create_tag {revision}", exc, secret)
+            error.args = (
+                f"{error}\nCommit {oid} is published but not tagged; run the same publish "
+                "again: it finds nothing to commit and tags that commit.",
+            )
+            raise error from None
         tagged = True
     done = replace(p, commit_oid=oid, commit_url=url, tagged=tagged)
     if echo:

@@ -108,6 +108,16 @@ def clean_entity_span(span: Span, table: AliasTable) -> list[tuple[int, int]]:
     return out
 
 
+def _after_title(doc: Doc, start: int, table: AliasTable) -> bool:
+    """Whether a personal title ("Chancellor", "Prime Minister") is written right before."""
+    span = doc.char_span(start, start + 1, alignment_mode="expand")
+    if span is None or span.start == 0:
+        return False
+    words = [t.text for t in doc[max(0, span.start - 3) : span.start]]
+    return any(tuple(words[-len(title):]) == title for title in table.titles
+               if len(title) <= len(words))
+
+
 def _initials(name: str) -> str:
     """Initials of the capitalised words of a name, hyphen parts included, particles skipped."""
     letters = []
@@ -318,7 +328,10 @@ def extract_mentions(article_id: str, text: str, doc: Doc, table: AliasTable
         if ent.label_ not in ENTITY_TYPES:
             continue
         for start, end in clean_entity_span(ent, table):
-            raws.append(_Raw(start, end, ent.label_))
+            label = ent.label_
+            if label != "PERSON" and _after_title(doc, start, table):
+                label = "PERSON"  # "Chancellor Olaf Scholz", whatever NER thought
+            raws.append(_Raw(start, end, label))
     raws = _drop_overlaps(raws)
     # Acronyms defined in parentheses are mentions even when NER missed them.
     taken = [(r.start, r.end) for r in raws]

@@ -54,6 +54,7 @@ class AliasTable:
     upper_only: frozenset[str]  # keys of short all-capital forms ("IS", "US")
     transliterations: dict[str, str]
     titles: tuple[tuple[str, ...], ...]  # token sequences, longest first
+    company_suffixes: frozenset[str] = frozenset()  # "corp", "ltd": legal forms, not names
 
     def lookup(self, text: str) -> AliasEntry | None:
         """The entry a whole name belongs to, if any (short capitals must be in capitals)."""
@@ -87,7 +88,8 @@ def load_alias_table(path: str | None = None) -> AliasTable:
     titles = sorted(
         {tuple(str(t).split()) for t in data.get("titles") or []}, key=lambda t: (-len(t), t)
     )
-    bare = AliasTable((), {}, frozenset(), translit, tuple(titles))
+    suffixes = frozenset(fold(str(w)).replace(".", "") for w in data.get("company_suffixes") or [])
+    bare = AliasTable((), {}, frozenset(), translit, tuple(titles), suffixes)
     entries: list[AliasEntry] = []
     by_key: dict[str, AliasEntry] = {}
     upper_only: set[str] = set()
@@ -102,7 +104,8 @@ def load_alias_table(path: str | None = None) -> AliasTable:
             by_key[key] = entry
             if is_acronym(form) and len(key.replace(" ", "")) <= 3:
                 upper_only.add(key)
-    return AliasTable(tuple(entries), by_key, frozenset(upper_only), translit, bare.titles)
+    return AliasTable(tuple(entries), by_key, frozenset(upper_only), translit, bare.titles,
+                      suffixes)
 
 
 def name_tokens(text: str, table: AliasTable) -> list[tuple[str, str]]:
@@ -169,6 +172,8 @@ def match_key(text: str, entity_type: str, table: AliasTable | None = None) -> s
             i += 1
     if entity_type in ("ORG", "FAC") and leading_gpe and len(keys) - leading_gpe >= 2:
         keys = keys[leading_gpe:]
+    if entity_type == "ORG" and len(keys) >= 2 and keys[-1] in table.company_suffixes:
+        keys = keys[:-1]  # "Acme Corp" ~ "Acme"
     if entity_type == "NORP" and keys:
         last = keys[-1]
         if last.endswith(("ans", "ites", "ists", "ens", "is")) and len(last) > 4:

@@ -189,6 +189,10 @@ def _is_cue(token: Token) -> bool:
             token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to")
     if token.pos_ != "VERB" or token.lemma_.lower() not in SPEECH_VERBS:
         return False
+    if token.dep_ in ("amod", "compound") or (
+            token.i >= 2 and token.doc[token.i - 2].lower_ == "so"
+            and token.doc[token.i - 1].text == "-"):
+        return False  # "the so-called reform": a modifier, not a speech act
     # "will announce": a speech act still to come attributes nothing
     return not any(c.dep_ == "aux" and c.lower_ in _NOT_YET for c in token.children)
 
@@ -691,6 +695,10 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
             if span is not None:
                 found.append((*span, token))
             continue
+        trailing = _trailing_report(token)
+        if trailing is not None:
+            found.append((*trailing, token))
+            continue
         complements = [c for c in token.children if c.dep_ == "ccomp"]
         if any(c.i < token.i for c in complements):  # "S, X said ...": S is the report
             complements = [c for c in complements if c.i < token.i]
@@ -719,6 +727,23 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
 
 
 _PROMISE_VERBS = frozenset({"vow", "promise", "pledge", "threaten"})
+
+
+def _trailing_report(verb: Token) -> tuple[int, int] | None:
+    """"S, the firms announced on Monday." when the parser did not make S the verb's ccomp:
+    a cue with no complement of its own right after a comma and a short subject phrase."""
+    if any(c.dep_ in ("ccomp", "dobj", "xcomp") for c in verb.children):
+        return None
+    sent = verb.sent
+    i = verb.i - 1
+    while i > sent.start and verb.i - i <= 7 and verb.doc[i].text != ",":
+        if verb.doc[i].pos_ in ("VERB", "AUX"):
+            return None
+        i -= 1
+    if i <= sent.start or verb.doc[i].text != ",":
+        return None
+    tokens = [t for t in sent if t.i < i]
+    return _clause_chars(tokens) if any(t.pos_ in ("VERB", "AUX") for t in tokens) else None
 
 
 def _clause_tokens(head: Token) -> list[Token]:

@@ -1,0 +1,282 @@
+"""Cross-article linking: canonical entities, quote and claim clusters, ids and the rows' contract.
+
+Most tests build extractions by hand (no parser), so they pin the linking rules themselves; the
+last ones run the whole pipeline on new paragraphs and on a sample of the BBC corpus.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from spacy.language import Language
+
+from newsbench.extract import ArticleInput, load_nlp, run
+from newsbench.extract.ids import cluster_id, entity_id, occurrence_ids
+from newsbench.extract.names import load_alias_table, match_key
+from newsbench.extract.records import ArticleExtraction, Chain, Claim, Mention, Quote
+from newsbench.link import link, quote_similarity, quote_words
+from newsbench.tables import load_catalog
+
+BBC = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "bbc"
+STORY = "story-1"
+
+
+def article(article_id: str, text: str, story: str | None = STORY) -> ArticleInput:
+    return ArticleInput(article_id, text, outlet=None, story_id=story)
+
+
+def named(article_id: str, text: str, names: list[tuple[str, str]],
+          quotes: tuple[Quote, ...] = (), claims: tuple[Claim, ...] = ()) -> ArticleExtraction:
+    """An extraction whose every name is its own chain (type, surface form), found in text."""
+    table = load_alias_table()
+    mentions, chains = [], []
+    for n, (kind, form) in enumerate(names):
+        start = text.index(form)
+        key = f"k{n}"
+        mentions.append(Mention(article_id, start, start + len(form), form, kind, key))
+        entry = table.lookup(form)
+        chains.append(Chain(article_id, key, kind, form, match_key(form, kind, table),
+                            surname_only=kind == "PERSON" and len(form.split()) == 1,
+                            alias_type=entry.type if entry else None))
+    return ArticleExtraction(article_id, tuple(mentions), tuple(chains), quotes, claims)
+
+
+def entity_of(rows: dict[str, list[dict]], article_id: str, text: str) -> dict:
+    for entity in rows["entities"]:
+        if any(m["article_id"] == article_id and m["text"] == text for m in entity["mentions"]):
+            return entity
+    raise AssertionError(f"no entity with mention {text!r} in {article_id}")
+
+
+# --- entities ---------------------------------------------------------------------------------
+
+
+def test_alias_table_merges_across_articles_but_not_related_names() -> None:
+    t1 = "Daesh claimed the attack. The Global Coalition to Defeat ISIL met in Rome."
+    t2 = "ISIL fighters retreated. The Global Coalition to Defeat Islamic State grew."
+    exs = [
+        named("a1", t1, [("GPE", "Daesh"), ("ORG", "Global Coalition to Defeat ISIL")]),
+        named("a2", t2, [("ORG", "ISIL"), ("ORG", "Global Coalition to Defeat Islamic State")]),
+    ]
+    rows = link(exs, [article("a1", t1), article("a2", t2)])
+    group = entity_of(rows, "a1", "Daesh")
+    assert group is entity_of(rows, "a2", "ISIL")
+    assert group["type"] == "ORG"  # the table's type beats NER's GPE
+    coalition = entity_of(rows, "a1", "Global Coalition to Defeat ISIL")
+    assert coalition is entity_of(rows, "a2", "Global Coalition to Defeat Islamic State")
+    assert coalition is not group
+    assert coalition["name"] == "Global Coalition to Defeat ISIL" or coalition["aliases"] == sorted(
+        coalition["aliases"])
+
+
+def test_distinct_referents_that_share_a_word_stay_apart() -> None:
+    t1 = "The Syrian Democratic Forces held Raqqa. Syria objected."
+    t2 = "Donald Trump spoke. The Trump administration said little."
+    exs = [
+        named("a1", t1, [("ORG", "Syrian Democratic Forces"), ("GPE", "Syria")]),
+        named("a2", t2, [("PERSON", "Donald Trump"), ("ORG", "Trump administration")]),
+    ]
+    rows = link(exs, [article("a1", t1), article("a2", t2)])
+    assert len(rows["entities"]) == 4
+
+
+def test_person_never_merges_with_a_place_of_the_same_name() -> None:
+    t1 = "Michael Jordan scored. Jordan smiled."
+    t2 = "Jordan closed its border with Syria."
+    ex1 = named("a1", t1, [("PERSON", "Michael Jordan")])
+    ex2 = named("a2", t2, [("GPE", "Jordan")])
+    rows = link([ex1, ex2], [article("a1", t1), article("a2", t2)])
+    assert entity_of(rows, "a1", "Michael Jordan") is not entity_of(rows, "a2", "Jordan")
+
+
+def test_transliterations_and_surnames_join_the_full_name() -> None:
+    t1 = "Mohammed bin Salman arrived."
+    t2 = "Muhammad bin Salman left. Salman waved."
+    t3 = "Salman spoke again."
+    exs = [named("a1", t1, [("PERSON", "Mohammed bin Salman")]),
+           named("a2", t2, [("PERSON", "Muhammad bin Salman")]),
+           named("a3", t3, [("PERSON", "Salman")])]
+    rows = link(exs, [article(a, t) for a, t in (("a1", t1), ("a2", t2), ("a3", t3))])
+    person = entity_of(rows, "a1", "Mohammed bin Salman")
+    assert person is entity_of(rows, "a2", "Muhammad bin Salman")
+    assert person is entity_of(rows, "a3", "Salman")
+    assert person["n_articles"] == 3
+    assert person["aliases"] == sorted({"Mohammed bin Salman", "Muhammad bin Salman", "Salman"})
+
+
+def test_canonical_name_is_the_most_frequent_full_form() -> None:
+    texts = {"a1": "The US and the United States.", "a2": "US troops. US ships.",
+             "a3": "The U.S. said no."}
+    exs = [named("a1", texts["a1"], [("GPE", "US"), ("GPE", "United States")]),
+           named("a2", texts["a2"], [("GPE", "US")]),
+           named("a3", texts["a3"], [("GPE", "U.S.")])]
+    rows = link(exs, [article(a, t) for a, t in texts.items()])
+    usa = entity_of(rows, "a3", "U.S.")
+    assert usa["name"] == "United States"  # acronyms never compete as full forms
+    assert usa is entity_of(rows, "a1", "US")
+
+
+# --- quote and claim clusters -----------------------------------------------------------------
+
+
+def test_trimmed_quote_matches_the_longer_rendering() -> None:
+    short = quote_words("He has had a rough past")
+    long = quote_words("People said he's had a rough past, we've all had rough pasts")
+    assert quote_similarity(short, long) >= 80
+    assert quote_similarity(short, quote_words("The economy is growing fast this year")) < 60
+
+
+def test_quotes_of_one_remark_share_a_cluster_across_outlets() -> None:
+    t1 = 'Lee said: "We will win this election by a wide margin."'
+    t2 = '"We will win this election," Lee told supporters. "Prices are too high."'
+    s1 = t1.index("We will")
+    q1 = Quote("a1", s1, s1 + 45, t1[s1 : s1 + 45], "direct", "said", "k0", None)
+    s2 = t2.index("We will")
+    q2 = Quote("a2", s2, s2 + 26, t2[s2 : s2 + 26], "direct", "told", "k0", None)
+    s3 = t2.index("Prices")
+    q3 = Quote("a2", s3, s3 + 19, t2[s3 : s3 + 19], "direct", None, "k0", None)
+    exs = [named("a1", t1, [("PERSON", "Lee")], quotes=(q1,)),
+           named("a2", t2, [("PERSON", "Lee")], quotes=(q2, q3))]
+    rows = link(exs, [article("a1", t1), article("a2", t2)])
+    by_text = {r["text"]: r for r in rows["quotes"]}
+    assert by_text[q1.text]["quote_cluster_id"] == by_text[q2.text]["quote_cluster_id"]
+    assert by_text[q3.text]["quote_cluster_id"] != by_text[q1.text]["quote_cluster_id"]
+    assert by_text[q1.text]["speaker"] == "Lee"
+
+
+def claim(article_id: str, text: str, lemmas: str, chains: tuple[str, ...] = (),
+          numbers: tuple[str, ...] = ()) -> Claim:
+    return Claim(article_id, 0, len(text), text, None, None, tuple(lemmas.split()), chains,
+                 numbers)
+
+
+def test_claim_paraphrases_cluster_and_different_facts_do_not() -> None:
+    texts = {
+        "a1": "Acme agreed to buy Beta for 5 billion dollars",
+        "a2": "Beta will be bought by Acme for 5 billion dollars",
+        "a3": "Acme agreed to buy Beta for 7 billion dollars",
+        "a4": "Acme closed a factory in Ohio",
+    }
+    exs = []
+    for aid, text in texts.items():
+        names = [("ORG", "Acme")] + ([("ORG", "Beta")] if "Beta" in text else [])
+        chains = tuple(f"k{n}" for n in range(len(names)))
+        lemmas = "agree buy billion dollar" if "buy" in text or "bought" in text else (
+            "close factory ohio")
+        exs.append(named(aid, text, names, claims=(
+            claim(aid, text, lemmas, chains, tuple(sorted(set(text.split()) & {"5", "7"}))),)))
+    rows = link(exs, [article(a, t) for a, t in texts.items()])
+    cluster = {r["article_id"]: r["claim_cluster_id"] for r in rows["claims"]}
+    assert cluster["a1"] == cluster["a2"]  # same fact, other words
+    assert cluster["a3"] != cluster["a1"]  # numbers disagree
+    assert cluster["a4"] != cluster["a1"]  # another fact about the same company
+
+
+def test_claims_cluster_only_within_a_story() -> None:
+    text = "Acme agreed to buy Beta for 5 billion dollars"
+    exs = [named(a, text, [("ORG", "Acme"), ("ORG", "Beta")], claims=(
+        claim(a, text, "agree buy billion dollar", ("k0", "k1"), ("5",)),)) for a in ("a1", "a2")]
+    rows = link(exs, [article("a1", text, "s1"), article("a2", text, "s2")])
+    assert rows["claims"][0]["claim_cluster_id"] != rows["claims"][1]["claim_cluster_id"]
+
+
+# --- ids and the rows' contract ---------------------------------------------------------------
+
+
+def test_id_helpers_are_content_derived() -> None:
+    assert occurrence_ids("q", "a1", ["x", "y", "x"]) == occurrence_ids("q", "a1", ["x", "y", "x"])
+    first, _, second = occurrence_ids("q", "a1", ["x", "y", "x"])
+    assert first != second and first.startswith("q-") and len(first) == 18
+    assert entity_id("ORG", "Acme") != entity_id("ORG", "Acme", rank=2)
+    assert cluster_id("qc", ["q-b", "q-a"]) == cluster_id("qc", ["q-a", "q-b"])
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return load_nlp()
+
+
+STORY_TEXTS = {
+    "x1": (
+        "Acme Corp agreed to buy Beta Ltd for $5bn on Monday, the companies said.\n\n"
+        '"This deal makes us the largest maker of batteries in Europe," Acme chief executive '
+        "Jane Holt told reporters in Paris.\n\n"
+        "Holt said the two firms would keep their factories in France. Are more deals coming?"
+    ),
+    "x2": (
+        "Beta Ltd will be bought by Acme Corp for $5bn, the firms announced on Monday.\n\n"
+        "Jane Holt said the deal made Acme \"the largest maker of batteries in Europe\".\n\n"
+        "Shares in Beta Ltd rose 12% in London after the announcement."
+    ),
+}
+
+
+def test_run_on_a_small_story(nlp: Language) -> None:
+    articles = [article(a, t) for a, t in STORY_TEXTS.items()]
+    rows = run(articles, nlp)
+    check_rows(rows, articles)
+    holt = entity_of(rows, "x1", "Jane Holt")
+    assert holt["type"] == "PERSON" and holt["n_articles"] == 2
+    speakers = {r["speaker_entity_id"] for r in rows["quotes"] if "batteries" in r["text"]}
+    assert speakers == {holt["entity_id"]}
+    clusters = {r["quote_cluster_id"] for r in rows["quotes"] if "batteries" in r["text"]}
+    assert len(clusters) == 1
+    deal = {r["claim_cluster_id"] for r in rows["claims"] if "$5bn" in r["text"]}
+    assert len(deal) == 1, [r["text"] for r in rows["claims"]]
+
+
+def test_output_is_deterministic_and_order_free(nlp: Language) -> None:
+    articles = [article(a, t) for a, t in STORY_TEXTS.items()]
+    first = run(articles, nlp)
+    assert run(articles, nlp) == first
+    assert run(list(reversed(articles)), nlp) == first
+    alone = run(articles[:1], nlp)  # quote and claim ids do not depend on other articles
+    ids = {r["quote_id"] for r in first["quotes"] if r["article_id"] == "x1"}
+    assert {r["quote_id"] for r in alone["quotes"]} == ids
+
+
+def check_rows(rows: dict[str, list[dict]], articles: list[ArticleInput]) -> None:
+    """The contract: exact columns, valid offsets, sorted mentions, ids that resolve."""
+    catalog = load_catalog()
+    texts = {a.article_id: a.text for a in articles}
+    for table in ("entities", "quotes", "claims"):
+        columns = catalog[table].column_names
+        ids = [r[columns[0]] for r in rows[table]]
+        assert len(ids) == len(set(ids)), f"{table}: duplicate ids"
+        for row in rows[table]:
+            assert list(row) == columns
+            assert row["origin"] == "auto"
+    entity_ids = {e["entity_id"] for e in rows["entities"]}
+    for entity in rows["entities"]:
+        keys = [(m["article_id"], m["char_start"]) for m in entity["mentions"]]
+        assert keys == sorted(keys)
+        assert entity["aliases"] == sorted(entity["aliases"])
+        for m in entity["mentions"]:
+            assert texts[m["article_id"]][m["char_start"] : m["char_end"]] == m["text"]
+    for table, who, cluster in (("quotes", "speaker_entity_id", "quote_cluster_id"),
+                                ("claims", "claimant_entity_id", "claim_cluster_id")):
+        for row in rows[table]:
+            assert texts[row["article_id"]][row["char_start"] : row["char_end"]] == row["text"]
+            assert row[who] is None or row[who] in entity_ids
+            assert row[cluster]
+    for row in rows["quotes"]:
+        assert row["kind"] in ("direct", "partial", "indirect")
+
+
+def test_offsets_valid_on_a_bbc_sample(nlp: Language) -> None:
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted(p for p in BBC.rglob("*.txt") if p.name != "README.TXT")
+    sample = random.Random(7).sample(files, 25)
+    articles = []
+    for path in sample:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # sport/199.txt holds a Latin-1 pound sign
+        articles.append(ArticleInput(str(path.relative_to(BBC)), text, None, None))
+    rows = run(articles, nlp, batch_size=8)
+    check_rows(rows, articles)
+    assert rows["entities"] and rows["claims"]
