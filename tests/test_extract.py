@@ -70,7 +70,7 @@ def test_unclosed_quote_is_repaired_at_the_paragraph_end() -> None:
 
 
 def test_stray_marks_never_crash() -> None:
-    for text in ['"', '""', 'a " b', '” backwards “', "'", "it's 5'10\" tall", '"\n\n"\n"']:
+    for text in ['"', '""', 'a " b', "” backwards “", "'", "it's 5'10\" tall", '"\n\n"\n"']:
         for span in find_quote_spans(text):
             assert 0 <= span.start <= span.end <= len(text)
 
@@ -137,7 +137,10 @@ def test_indirect_speech_and_according_to(nlp: Language) -> None:
     ex = extract(nlp, text)
     plant = quote_with(ex, "steel plant")
     assert (plant.kind, plant.text, plant.speaker_text) == (
-        "indirect", "the steel plant would close in June", "Officials")
+        "indirect",
+        "the steel plant would close in June",
+        "Officials",
+    )
     jobs = quote_with(ex, "400 workers")
     assert jobs.kind == "indirect" and jobs.cue == "according to"
     assert jobs.text.startswith("about 400 workers")
@@ -153,7 +156,7 @@ def test_unnamed_source_keeps_its_description(nlp: Language) -> None:
 
 def test_scare_quotes_and_quoted_names_are_not_speech(nlp: Language) -> None:
     text = (
-        "The so-called \"reform\" was passed on Monday. "
+        'The so-called "reform" was passed on Monday. '
         "He used to write for 'The Guardian' in London."
     )
     ex = extract(nlp, text)
@@ -164,7 +167,7 @@ def test_unbalanced_marks_in_an_article_do_not_crash(nlp: Language) -> None:
     text = (
         'The minister said "the road will open in May.\n\n'
         "Traffic has been diverted since January.\n\n"
-        'Local drivers” complained about the “delays for weeks, one resident said.'
+        "Local drivers” complained about the “delays for weeks, one resident said."
     )
     ex = extract(nlp, text)
     assert_offsets(ex, text)
@@ -218,7 +221,8 @@ def test_alias_table_keys() -> None:
     assert coalition == match_key("Global Coalition to Defeat Islamic State", "ORG", table)
     assert coalition != match_key("ISIL", "ORG", table)
     assert match_key("Mohammed bin Salman", "PERSON", table) == match_key(
-        "Muhammad bin Salman", "PERSON", table)
+        "Muhammad bin Salman", "PERSON", table
+    )
     assert match_key("is", "ORG", table) != match_key("IS", "ORG", table)  # capitals only
 
 

@@ -27,8 +27,13 @@ def article(article_id: str, text: str, story: str | None = STORY) -> ArticleInp
     return ArticleInput(article_id, text, outlet=None, story_id=story)
 
 
-def named(article_id: str, text: str, names: list[tuple[str, str]],
-          quotes: tuple[Quote, ...] = (), claims: tuple[Claim, ...] = ()) -> ArticleExtraction:
+def named(
+    article_id: str,
+    text: str,
+    names: list[tuple[str, str]],
+    quotes: tuple[Quote, ...] = (),
+    claims: tuple[Claim, ...] = (),
+) -> ArticleExtraction:
     """An extraction whose every name is its own chain (type, surface form), found in text."""
     table = load_alias_table()
     mentions, chains = [], []
@@ -37,9 +42,17 @@ def named(article_id: str, text: str, names: list[tuple[str, str]],
         key = f"k{n}"
         mentions.append(Mention(article_id, start, start + len(form), form, kind, key))
         entry = table.lookup(form)
-        chains.append(Chain(article_id, key, kind, form, match_key(form, kind, table),
-                            surname_only=kind == "PERSON" and len(form.split()) == 1,
-                            alias_type=entry.type if entry else None))
+        chains.append(
+            Chain(
+                article_id,
+                key,
+                kind,
+                form,
+                match_key(form, kind, table),
+                surname_only=kind == "PERSON" and len(form.split()) == 1,
+                alias_type=entry.type if entry else None,
+            )
+        )
     return ArticleExtraction(article_id, tuple(mentions), tuple(chains), quotes, claims)
 
 
@@ -68,7 +81,8 @@ def test_alias_table_merges_across_articles_but_not_related_names() -> None:
     assert coalition is entity_of(rows, "a2", "Global Coalition to Defeat Islamic State")
     assert coalition is not group
     assert coalition["name"] == "Global Coalition to Defeat ISIL" or coalition["aliases"] == sorted(
-        coalition["aliases"])
+        coalition["aliases"]
+    )
 
 
 def test_distinct_referents_that_share_a_word_stay_apart() -> None:
@@ -95,9 +109,11 @@ def test_transliterations_and_surnames_join_the_full_name() -> None:
     t1 = "Mohammed bin Salman arrived."
     t2 = "Muhammad bin Salman left. Salman waved."
     t3 = "Salman spoke again."
-    exs = [named("a1", t1, [("PERSON", "Mohammed bin Salman")]),
-           named("a2", t2, [("PERSON", "Muhammad bin Salman")]),
-           named("a3", t3, [("PERSON", "Salman")])]
+    exs = [
+        named("a1", t1, [("PERSON", "Mohammed bin Salman")]),
+        named("a2", t2, [("PERSON", "Muhammad bin Salman")]),
+        named("a3", t3, [("PERSON", "Salman")]),
+    ]
     rows = link(exs, [article(a, t) for a, t in (("a1", t1), ("a2", t2), ("a3", t3))])
     person = entity_of(rows, "a1", "Mohammed bin Salman")
     assert person is entity_of(rows, "a2", "Muhammad bin Salman")
@@ -107,11 +123,16 @@ def test_transliterations_and_surnames_join_the_full_name() -> None:
 
 
 def test_canonical_name_is_the_most_frequent_full_form() -> None:
-    texts = {"a1": "The US and the United States.", "a2": "US troops. US ships.",
-             "a3": "The U.S. said no."}
-    exs = [named("a1", texts["a1"], [("GPE", "US"), ("GPE", "United States")]),
-           named("a2", texts["a2"], [("GPE", "US")]),
-           named("a3", texts["a3"], [("GPE", "U.S.")])]
+    texts = {
+        "a1": "The US and the United States.",
+        "a2": "US troops. US ships.",
+        "a3": "The U.S. said no.",
+    }
+    exs = [
+        named("a1", texts["a1"], [("GPE", "US"), ("GPE", "United States")]),
+        named("a2", texts["a2"], [("GPE", "US")]),
+        named("a3", texts["a3"], [("GPE", "U.S.")]),
+    ]
     rows = link(exs, [article(a, t) for a, t in texts.items()])
     usa = entity_of(rows, "a3", "U.S.")
     assert usa["name"] == "United States"  # acronyms never compete as full forms
@@ -137,8 +158,10 @@ def test_quotes_of_one_remark_share_a_cluster_across_outlets() -> None:
     q2 = Quote("a2", s2, s2 + 26, t2[s2 : s2 + 26], "direct", "told", "k0", None)
     s3 = t2.index("Prices")
     q3 = Quote("a2", s3, s3 + 19, t2[s3 : s3 + 19], "direct", None, "k0", None)
-    exs = [named("a1", t1, [("PERSON", "Lee")], quotes=(q1,)),
-           named("a2", t2, [("PERSON", "Lee")], quotes=(q2, q3))]
+    exs = [
+        named("a1", t1, [("PERSON", "Lee")], quotes=(q1,)),
+        named("a2", t2, [("PERSON", "Lee")], quotes=(q2, q3)),
+    ]
     rows = link(exs, [article("a1", t1), article("a2", t2)])
     by_text = {r["text"]: r for r in rows["quotes"]}
     assert by_text[q1.text]["quote_cluster_id"] == by_text[q2.text]["quote_cluster_id"]
@@ -146,10 +169,14 @@ def test_quotes_of_one_remark_share_a_cluster_across_outlets() -> None:
     assert by_text[q1.text]["speaker"] == "Lee"
 
 
-def claim(article_id: str, text: str, lemmas: str, chains: tuple[str, ...] = (),
-          numbers: tuple[str, ...] = ()) -> Claim:
-    return Claim(article_id, 0, len(text), text, None, None, tuple(lemmas.split()), chains,
-                 numbers)
+def claim(
+    article_id: str,
+    text: str,
+    lemmas: str,
+    chains: tuple[str, ...] = (),
+    numbers: tuple[str, ...] = (),
+) -> Claim:
+    return Claim(article_id, 0, len(text), text, None, None, tuple(lemmas.split()), chains, numbers)
 
 
 def test_claim_paraphrases_cluster_and_different_facts_do_not() -> None:
@@ -163,10 +190,21 @@ def test_claim_paraphrases_cluster_and_different_facts_do_not() -> None:
     for aid, text in texts.items():
         names = [("ORG", "Acme")] + ([("ORG", "Beta")] if "Beta" in text else [])
         chains = tuple(f"k{n}" for n in range(len(names)))
-        lemmas = "agree buy billion dollar" if "buy" in text or "bought" in text else (
-            "close factory ohio")
-        exs.append(named(aid, text, names, claims=(
-            claim(aid, text, lemmas, chains, tuple(sorted(set(text.split()) & {"5", "7"}))),)))
+        lemmas = (
+            "agree buy billion dollar"
+            if "buy" in text or "bought" in text
+            else ("close factory ohio")
+        )
+        exs.append(
+            named(
+                aid,
+                text,
+                names,
+                claims=(
+                    claim(aid, text, lemmas, chains, tuple(sorted(set(text.split()) & {"5", "7"}))),
+                ),
+            )
+        )
     rows = link(exs, [article(a, t) for a, t in texts.items()])
     cluster = {r["article_id"]: r["claim_cluster_id"] for r in rows["claims"]}
     assert cluster["a1"] == cluster["a2"]  # same fact, other words
@@ -176,8 +214,15 @@ def test_claim_paraphrases_cluster_and_different_facts_do_not() -> None:
 
 def test_claims_cluster_only_within_a_story() -> None:
     text = "Acme agreed to buy Beta for 5 billion dollars"
-    exs = [named(a, text, [("ORG", "Acme"), ("ORG", "Beta")], claims=(
-        claim(a, text, "agree buy billion dollar", ("k0", "k1"), ("5",)),)) for a in ("a1", "a2")]
+    exs = [
+        named(
+            a,
+            text,
+            [("ORG", "Acme"), ("ORG", "Beta")],
+            claims=(claim(a, text, "agree buy billion dollar", ("k0", "k1"), ("5",)),),
+        )
+        for a in ("a1", "a2")
+    ]
     rows = link(exs, [article("a1", text, "s1"), article("a2", text, "s2")])
     assert rows["claims"][0]["claim_cluster_id"] != rows["claims"][1]["claim_cluster_id"]
 
@@ -207,7 +252,7 @@ STORY_TEXTS = {
     ),
     "x2": (
         "Beta Ltd will be bought by Acme Corp for $5bn, the firms announced on Monday.\n\n"
-        "Jane Holt said the deal made Acme \"the largest maker of batteries in Europe\".\n\n"
+        'Jane Holt said the deal made Acme "the largest maker of batteries in Europe".\n\n'
         "Shares in Beta Ltd rose 12% in London after the announcement."
     ),
 }
@@ -255,8 +300,10 @@ def check_rows(rows: dict[str, list[dict]], articles: list[ArticleInput]) -> Non
         assert entity["aliases"] == sorted(entity["aliases"])
         for m in entity["mentions"]:
             assert texts[m["article_id"]][m["char_start"] : m["char_end"]] == m["text"]
-    for table, who, cluster in (("quotes", "speaker_entity_id", "quote_cluster_id"),
-                                ("claims", "claimant_entity_id", "claim_cluster_id")):
+    for table, who, cluster in (
+        ("quotes", "speaker_entity_id", "quote_cluster_id"),
+        ("claims", "claimant_entity_id", "claim_cluster_id"),
+    ):
         for row in rows[table]:
             assert texts[row["article_id"]][row["char_start"] : row["char_end"]] == row["text"]
             assert row[who] is None or row[who] in entity_ids

@@ -35,6 +35,11 @@ class TextPolicy(StrEnum):
     reference = "reference"
 
 
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 class Task(StrEnum):
     quotes = "quotes"
     claims = "claims"
@@ -139,6 +144,21 @@ def build_command(
         ),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every article.")] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: a process pool on this "
+            "machine. ray: the same stages on Ray Data (install "
+            "newsbench[ray]; see docs/ray.md).",
+        ),
+    ] = Engine.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)."
+        ),
+    ] = None,
     version: Annotated[
         str,
         typer.Option(
@@ -166,6 +186,8 @@ def build_command(
         max_file_bytes=int(max_file_mb * 1024 * 1024),
         lock_timeout=lock_timeout,
         workers=workers or default_workers(),
+        engine=engine.value,
+        ray_address=ray_address,
         version=version,
         cache=None if no_cache else (cache or out.parent / ".newsbench-cache"),
     )

@@ -43,13 +43,34 @@ from newsbench.extract.records import (
 
 ORIGIN = "auto"
 ENTITY_COLUMNS = ("entity_id", "name", "type", "aliases", "mentions", "n_articles", "origin")
-QUOTE_COLUMNS = ("quote_id", "article_id", "text", "char_start", "char_end", "speaker",
-                 "speaker_entity_id", "cue", "kind", "quote_cluster_id", "origin")
-CLAIM_COLUMNS = ("claim_id", "article_id", "text", "char_start", "char_end", "claimant",
-                 "claimant_entity_id", "claim_cluster_id", "origin")
+QUOTE_COLUMNS = (
+    "quote_id",
+    "article_id",
+    "text",
+    "char_start",
+    "char_end",
+    "speaker",
+    "speaker_entity_id",
+    "cue",
+    "kind",
+    "quote_cluster_id",
+    "origin",
+)
+CLAIM_COLUMNS = (
+    "claim_id",
+    "article_id",
+    "text",
+    "char_start",
+    "char_end",
+    "claimant",
+    "claimant_entity_id",
+    "claim_cluster_id",
+    "origin",
+)
 # Types NER confuses for one name string: merged when the names are equal.
-_LOOSE_TYPES = frozenset({"ORG", "FAC", "GPE", "LOC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART",
-                          "LAW", "LANGUAGE"})
+_LOOSE_TYPES = frozenset(
+    {"ORG", "FAC", "GPE", "LOC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
 # Types a different-but-similar name may be merged across ("White House" ORG ~ FAC).
 _FUZZY_COMPATIBLE = frozenset({frozenset({"ORG", "FAC"})})
 _PERSON_NOT = frozenset({"GPE", "LOC"})  # never the same referent as a person
@@ -126,8 +147,9 @@ def _fuzzy_type_ok(a: str, b: str) -> bool:
     return a == b or frozenset({a, b}) in _FUZZY_COMPATIBLE
 
 
-def _link_entities(extractions: Sequence[ArticleExtraction], story: Mapping[str, str | None]
-                   ) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
+def _link_entities(
+    extractions: Sequence[ArticleExtraction], story: Mapping[str, str | None]
+) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
     chains: dict[NodeKey, Chain] = {}
     for ex in extractions:
         for chain in ex.chains:
@@ -210,8 +232,9 @@ def _link_entities(extractions: Sequence[ArticleExtraction], story: Mapping[str,
     return _entity_rows(extractions, chains, uf)
 
 
-def _entity_rows(extractions: Sequence[ArticleExtraction], chains: Mapping[NodeKey, Chain],
-                 uf: UnionFind) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
+def _entity_rows(
+    extractions: Sequence[ArticleExtraction], chains: Mapping[NodeKey, Chain], uf: UnionFind
+) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
     members: dict[Hashable, list[NodeKey]] = defaultdict(list)
     for node in sorted(chains):
         members[uf.find(node)].append(node)
@@ -219,7 +242,8 @@ def _entity_rows(extractions: Sequence[ArticleExtraction], chains: Mapping[NodeK
     for ex in extractions:
         for m in ex.mentions:
             mentions_of[(ex.article_id, m.chain)].append(
-                (m.article_id, m.char_start, m.char_end, m.text))
+                (m.article_id, m.char_start, m.char_end, m.text)
+            )
     drafts = []
     for nodes in members.values():
         mentions = sorted({m for node in nodes for m in mentions_of[node]})
@@ -246,8 +270,10 @@ def _entity_rows(extractions: Sequence[ArticleExtraction], chains: Mapping[NodeK
             entity_id=entity_id(entity_type, name, rank[(entity_type, name)]),
             name=name,
             type=entity_type,
-            mentions=[{"article_id": a, "char_start": s, "char_end": e, "text": t}
-                      for a, s, e, t in mentions],
+            mentions=[
+                {"article_id": a, "char_start": s, "char_end": e, "text": t}
+                for a, s, e, t in mentions
+            ],
         )
         entities.append(entity)
         for node in nodes:
@@ -257,20 +283,30 @@ def _entity_rows(extractions: Sequence[ArticleExtraction], chains: Mapping[NodeK
 
 
 class _OfficeHolders:
-    """"the Syrian information minister" → the person written as "Information Minister Hamza
+    """ "the Syrian information minister" → the person written as "Information Minister Hamza
     al-Mustafa" in the same story (or article): the office words must be equal, and place
     words, when both sides have them, must agree. Ambiguous offices resolve to nobody."""
 
     _DROP = frozenset({"the", "a", "an", "his", "her", "its", "their", "former", "then"})
 
-    def __init__(self, extractions: Sequence[ArticleExtraction],
-                 by_node: Mapping[NodeKey, _Entity], entities: Sequence[_Entity],
-                 story: Mapping[str, str | None]) -> None:
+    def __init__(
+        self,
+        extractions: Sequence[ArticleExtraction],
+        by_node: Mapping[NodeKey, _Entity],
+        entities: Sequence[_Entity],
+        story: Mapping[str, str | None],
+    ) -> None:
         self.story = story
-        self.places = {self._word(a) for e in entities if e.type in ("GPE", "NORP")
-                       for m in e.mentions for a in m["text"].split()}
-        self.holders: dict[str, list[tuple[frozenset[str], frozenset[str], _Entity]]] = (
-            defaultdict(list))
+        self.places = {
+            self._word(a)
+            for e in entities
+            if e.type in ("GPE", "NORP")
+            for m in e.mentions
+            for a in m["text"].split()
+        }
+        self.holders: dict[str, list[tuple[frozenset[str], frozenset[str], _Entity]]] = defaultdict(
+            list
+        )
         for ex in extractions:
             for chain in ex.chains:
                 entity = by_node.get((ex.article_id, chain.key))
@@ -301,8 +337,11 @@ class _OfficeHolders:
         core, places = self._split(description)
         if not core:
             return None
-        found = {e.entity_id: e for c, p, e in self.holders.get(self._scope(article_id), [])
-                 if c == core and (not places or not p or places & p)}
+        found = {
+            e.entity_id: e
+            for c, p, e in self.holders.get(self._scope(article_id), [])
+            if c == core and (not places or not p or places & p)
+        }
         return next(iter(found.values())) if len(found) == 1 else None
 
 
@@ -388,8 +427,15 @@ def _cluster_ids(prefix: str, row_ids: Sequence[str], labels: Sequence[Hashable]
 
 # --- quotes ----------------------------------------------------------------------------------
 
-_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"),
-                 ("'m", " am"), ("'d", " would"), ("'s", " s"))
+_CONTRACTIONS = (
+    ("n't", " not"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("'ll", " will"),
+    ("'m", " am"),
+    ("'d", " would"),
+    ("'s", " s"),
+)
 
 
 def quote_words(text: str) -> str:
@@ -410,8 +456,13 @@ def quote_similarity(a: str, b: str) -> float:
     return max(fuzz.partial_ratio(short, long), fuzz.token_sort_ratio(short, long))
 
 
-def _quote_clusters(quotes: Sequence[Quote], words: Sequence[str], speakers: Sequence[str | None],
-                    story_of: Sequence[str | None], row_ids: Sequence[str]) -> list[str]:
+def _quote_clusters(
+    quotes: Sequence[Quote],
+    words: Sequence[str],
+    speakers: Sequence[str | None],
+    story_of: Sequence[str | None],
+    row_ids: Sequence[str],
+) -> list[str]:
     uf = UnionFind()
     for i in range(len(quotes)):
         uf.add(i)
@@ -444,8 +495,12 @@ def _numbers_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return sa <= sb or sb <= sa
 
 
-def _claim_clusters(claims: Sequence[Claim], features: Sequence[set[str]],
-                    story_of: Sequence[str | None], row_ids: Sequence[str]) -> list[str]:
+def _claim_clusters(
+    claims: Sequence[Claim],
+    features: Sequence[set[str]],
+    story_of: Sequence[str | None],
+    row_ids: Sequence[str],
+) -> list[str]:
     labels: list[int] = list(range(len(claims)))
     for block in _blocks(claims, story_of):
         df: Counter[str] = Counter()
@@ -477,8 +532,9 @@ def _ordered(row: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
     return {c: row[c] for c in columns}
 
 
-def link(extractions: Sequence[ArticleExtraction],
-         articles: Sequence[ArticleInput | Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def link(
+    extractions: Sequence[ArticleExtraction], articles: Sequence[ArticleInput | Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
     """Rows of the entities, quotes and claims tables for the given articles (origin "auto")."""
     inputs = {a.article_id: a for a in (as_article_input(x) for x in articles)}
     extractions = sorted(extractions, key=lambda e: e.article_id)
@@ -490,8 +546,7 @@ def link(extractions: Sequence[ArticleExtraction],
 
     offices = _OfficeHolders(extractions, by_node, entities, story)
 
-    def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None,
-                                                                          str | None]:
+    def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None, str | None]:
         if chain is not None and (article_id, chain) in by_node:
             entity = by_node[(article_id, chain)]
             return entity.name, entity.entity_id
@@ -504,20 +559,33 @@ def link(extractions: Sequence[ArticleExtraction],
     quotes: list[Quote] = []
     for ex in extractions:
         ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
-        for q, qid in zip(ordered, occurrence_ids("q", ex.article_id, [q.text for q in ordered]),
-                          strict=True):
+        for q, qid in zip(
+            ordered, occurrence_ids("q", ex.article_id, [q.text for q in ordered]), strict=True
+        ):
             speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
             quotes.append(q)
-            quote_rows.append({
-                "quote_id": qid, "article_id": q.article_id, "text": q.text,
-                "char_start": q.char_start, "char_end": q.char_end, "speaker": speaker,
-                "speaker_entity_id": speaker_id, "cue": q.cue, "kind": q.kind,
-                "quote_cluster_id": None, "origin": ORIGIN,
-            })
+            quote_rows.append(
+                {
+                    "quote_id": qid,
+                    "article_id": q.article_id,
+                    "text": q.text,
+                    "char_start": q.char_start,
+                    "char_end": q.char_end,
+                    "speaker": speaker,
+                    "speaker_entity_id": speaker_id,
+                    "cue": q.cue,
+                    "kind": q.kind,
+                    "quote_cluster_id": None,
+                    "origin": ORIGIN,
+                }
+            )
     clusters = _quote_clusters(
-        quotes, [quote_words(q.text) for q in quotes],
+        quotes,
+        [quote_words(q.text) for q in quotes],
         [r["speaker_entity_id"] for r in quote_rows],
-        [story[q.article_id] for q in quotes], [r["quote_id"] for r in quote_rows])
+        [story[q.article_id] for q in quotes],
+        [r["quote_id"] for r in quote_rows],
+    )
     for row, cid in zip(quote_rows, clusters, strict=True):
         row["quote_cluster_id"] = cid
 
@@ -527,32 +595,49 @@ def link(extractions: Sequence[ArticleExtraction],
     for ex in extractions:
         outlet = inputs[ex.article_id].outlet
         ordered = sorted(ex.claims, key=lambda c: (c.char_start, c.char_end))
-        for c, cid in zip(ordered, occurrence_ids("c", ex.article_id, [c.text for c in ordered]),
-                          strict=True):
+        for c, cid in zip(
+            ordered, occurrence_ids("c", ex.article_id, [c.text for c in ordered]), strict=True
+        ):
             claimant, claimant_id = who(ex.article_id, c.claimant_chain, c.claimant_text)
             claims.append(c)
-            entity_ids = {by_node[(ex.article_id, k)].entity_id for k in c.chains
-                          if (ex.article_id, k) in by_node}
+            entity_ids = {
+                by_node[(ex.article_id, k)].entity_id
+                for k in c.chains
+                if (ex.article_id, k) in by_node
+            }
             features.append(set(c.lemmas) | {"@" + e for e in entity_ids})
-            claim_rows.append({
-                "claim_id": cid, "article_id": c.article_id, "text": c.text,
-                "char_start": c.char_start, "char_end": c.char_end,
-                "claimant": claimant if claimant is not None else outlet,
-                "claimant_entity_id": claimant_id, "claim_cluster_id": None, "origin": ORIGIN,
-            })
-    clusters = _claim_clusters(claims, features, [story[c.article_id] for c in claims],
-                               [r["claim_id"] for r in claim_rows])
+            claim_rows.append(
+                {
+                    "claim_id": cid,
+                    "article_id": c.article_id,
+                    "text": c.text,
+                    "char_start": c.char_start,
+                    "char_end": c.char_end,
+                    "claimant": claimant if claimant is not None else outlet,
+                    "claimant_entity_id": claimant_id,
+                    "claim_cluster_id": None,
+                    "origin": ORIGIN,
+                }
+            )
+    clusters = _claim_clusters(
+        claims, features, [story[c.article_id] for c in claims], [r["claim_id"] for r in claim_rows]
+    )
     for row, cid in zip(claim_rows, clusters, strict=True):
         row["claim_cluster_id"] = cid
 
     entity_rows = [
-        _ordered({
-            "entity_id": e.entity_id, "name": e.name, "type": e.type,
-            "aliases": sorted({m["text"] for m in e.mentions}),
-            "mentions": e.mentions,
-            "n_articles": len({m["article_id"] for m in e.mentions}),
-            "origin": ORIGIN,
-        }, ENTITY_COLUMNS)
+        _ordered(
+            {
+                "entity_id": e.entity_id,
+                "name": e.name,
+                "type": e.type,
+                "aliases": sorted({m["text"] for m in e.mentions}),
+                "mentions": e.mentions,
+                "n_articles": len({m["article_id"] for m in e.mentions}),
+                "origin": ORIGIN,
+            },
+            ENTITY_COLUMNS,
+        )
         for e in entities
     ]
     return {

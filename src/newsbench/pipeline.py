@@ -44,6 +44,8 @@ class BuildConfig:
     max_file_bytes: int = MAX_FILE_BYTES
     lock_timeout: float = 0.0
     workers: int = 1
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
     cache: Path | None = None  # per-article extraction cache; None: no cache
     with_figures: bool = True
     baseline: bool = True  # score the extractors on the gold articles for the card
@@ -242,8 +244,17 @@ def build_tables(
     cfg: BuildConfig, progress: Progress | None = None
 ) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
     """Everything up to validation; raises BuildFailed with all problems found."""
-    with LocalRunner(cfg.workers) as runner:
+    with make_runner(cfg) as runner:
         return _build_tables(cfg, progress or Progress(), runner)
+
+
+def make_runner(cfg: BuildConfig) -> LocalRunner:
+    """The local process pool, or Ray Data when asked (imported only then)."""
+    if cfg.engine == "local":
+        return LocalRunner(cfg.workers)
+    from newsbench.engines import make_runner as make_engine_runner
+
+    return make_engine_runner(cfg.engine, cfg.workers, cfg.ray_address)
 
 
 def _build_tables(

@@ -2,9 +2,9 @@
 
 The pipeline calls exactly this:
 
-    nlp = load_nlp()                          # spaCy, offline; see nlp.py
-    rows = run(articles, nlp)                 # {"entities": [...], "quotes": [...], "claims": [...]}
-    model_info(nlp)                           # for the build manifest
+    nlp = load_nlp()              # spaCy, offline; see nlp.py
+    rows = run(articles, nlp)     # {"entities": [...], "quotes": [...], "claims": [...]}
+    model_info(nlp)               # for the build manifest
 
 `extract_article(article, doc)` is the pure per-article step (picklable in and out, so it can
 run in worker processes); `link(extractions, articles)` (newsbench.link) does the cross-article
@@ -61,20 +61,23 @@ def extract_article(article: ArticleInput | Mapping[str, Any], doc: Doc) -> Arti
     mentions, chains = extract_mentions(art.article_id, art.text, doc, table)
     quotes, clauses = extract_quotes(art.article_id, art.text, doc, mentions, chains)
     claims = extract_claims(art.article_id, art.text, doc, mentions, quotes, clauses, art.outlet)
-    return ArticleExtraction(art.article_id, tuple(mentions), tuple(chains), tuple(quotes),
-                             tuple(claims))
+    return ArticleExtraction(
+        art.article_id, tuple(mentions), tuple(chains), tuple(quotes), tuple(claims)
+    )
 
 
-def link(extractions: Sequence[ArticleExtraction],
-         articles: Sequence[ArticleInput | Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def link(
+    extractions: Sequence[ArticleExtraction], articles: Sequence[ArticleInput | Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
     """Cross-article canonicalisation and clustering: see newsbench.link.link."""
     from newsbench.link import link as link_articles  # newsbench.link imports this package
 
     return link_articles(extractions, articles)
 
 
-def run(articles: Sequence[ArticleInput | Mapping[str, Any]], nlp: Language,
-        batch_size: int = 32) -> dict[str, list[dict[str, Any]]]:
+def run(
+    articles: Sequence[ArticleInput | Mapping[str, Any]], nlp: Language, batch_size: int = 32
+) -> dict[str, list[dict[str, Any]]]:
     """Parse with nlp.pipe, extract every article, link: the rows of the three tables."""
     inputs = [as_article_input(a) for a in articles]
     docs = nlp.pipe((a.text for a in inputs), batch_size=batch_size)

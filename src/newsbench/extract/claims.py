@@ -19,13 +19,45 @@ from newsbench.extract.entities import NON_ENTITY_LABELS
 from newsbench.extract.quotes import SPEECH_VERBS, ReportedClause, _is_cue, _trailing_report
 from newsbench.extract.records import Claim, Mention, Quote
 
-OPINION_LEMMAS = frozenset({"think", "believe", "feel", "hope", "want", "wish", "like", "love",
-                            "hate", "seem", "guess", "suppose", "doubt", "fear", "prefer"})
+OPINION_LEMMAS = frozenset(
+    {
+        "think",
+        "believe",
+        "feel",
+        "hope",
+        "want",
+        "wish",
+        "like",
+        "love",
+        "hate",
+        "seem",
+        "guess",
+        "suppose",
+        "doubt",
+        "fear",
+        "prefer",
+    }
+)
 _FIRST_PERSON = frozenset({"i", "we", "you"})
 _CONTENT_POS = frozenset({"NOUN", "VERB", "ADJ", "PROPN", "NUM", "ADV"})
-_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-                 "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11",
-                 "twelve": "12", "twenty": "20", "thirty": "30", "fifty": "50", "hundred": "100"}
+_NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "thirty": "30",
+    "fifty": "50",
+    "hundred": "100",
+}
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 MIN_WORDS = 6
 MIN_PHRASE_WORDS = 4
@@ -52,11 +84,42 @@ def _trim_chars(text: str, start: int, end: int) -> tuple[int, int]:
 _MODALS = frozenset({"could", "might", "may", "should", "must"})
 _EVALUATIVE_COPULA = frozenset({"be", "seem", "remain", "look", "become"})
 # Leading words that link to the previous sentence rather than date the fact.
-_CONNECTIVES = frozenset({"but", "and", "though", "however", "yet", "so", "also", "meanwhile",
-                          "afterwards", "earlier", "later", "then", "still", "indeed", "thus"})
+_CONNECTIVES = frozenset(
+    {
+        "but",
+        "and",
+        "though",
+        "however",
+        "yet",
+        "so",
+        "also",
+        "meanwhile",
+        "afterwards",
+        "earlier",
+        "later",
+        "then",
+        "still",
+        "indeed",
+        "thus",
+    }
+)
 _SPLIT_DEPS = frozenset({"relcl", "advcl", "conj", "acl", "ccomp"})
-_SUBORDINATORS = frozenset({"after", "before", "when", "while", "since", "because", "although",
-                            "though", "as", "until", "once", "whereas"})
+_SUBORDINATORS = frozenset(
+    {
+        "after",
+        "before",
+        "when",
+        "while",
+        "since",
+        "because",
+        "although",
+        "though",
+        "as",
+        "until",
+        "once",
+        "whereas",
+    }
+)
 
 
 def _check_worthy(span: Span, mentions_inside: int, min_words: int = 6) -> bool:
@@ -74,11 +137,16 @@ def _check_worthy(span: Span, mentions_inside: int, min_words: int = 6) -> bool:
     head = heads[0] if heads else span.root
     if head.lemma_.lower() in OPINION_LEMMAS:
         return False
-    if head.lemma_.lower() in _EVALUATIVE_COPULA and any(
-            c.dep_ == "acomp" for c in head.children) and not any(t.like_num for t in span):
+    if (
+        head.lemma_.lower() in _EVALUATIVE_COPULA
+        and any(c.dep_ == "acomp" for c in head.children)
+        and not any(t.like_num for t in span)
+    ):
         return False
-    eventive = any(t.pos_ in ("VERB", "AUX") and t.lemma_.lower() not in OPINION_LEMMAS
-                   for t in span) or head.pos_ == "ADP"
+    eventive = (
+        any(t.pos_ in ("VERB", "AUX") and t.lemma_.lower() not in OPINION_LEMMAS for t in span)
+        or head.pos_ == "ADP"
+    )
     factual = any(t.like_num or t.ent_type_ in NON_ENTITY_LABELS for t in span)
     return eventive and (factual or mentions_inside > 0)
 
@@ -94,8 +162,10 @@ def _unit_heads(sent: Span, quoted: list[tuple[int, int]]) -> list[Token]:
             continue
         left = t.left_edge.i
         mark = t.doc[left - 1] if left > sent.start else None
-        comma_before = mark is not None and (mark.text in (",", "–", "—") or (
-            mark.text == "-" and mark.i > 0 and t.doc[mark.i - 1].whitespace_ != ""))
+        comma_before = mark is not None and (
+            mark.text in (",", "–", "—")
+            or (mark.text == "-" and mark.i > 0 and t.doc[mark.i - 1].whitespace_ != "")
+        )
         verb = t.pos_ in ("VERB", "AUX")
         take = False
         if verb and t.dep_ == "relcl":
@@ -106,8 +176,10 @@ def _unit_heads(sent: Span, quoted: list[tuple[int, int]]) -> list[Token]:
         elif verb and t.dep_ == "conj":
             take = t.head.i in chosen
         elif verb and t.dep_ == "advcl":
-            take = comma_before or (_is_cue(t.head) and any(
-                c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in t.children))
+            take = comma_before or (
+                _is_cue(t.head)
+                and any(c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in t.children)
+            )
         elif verb and t.dep_ == "acl":
             take = comma_before
         elif t.dep_ in ("prep", "appos"):
@@ -120,8 +192,11 @@ def _unit_heads(sent: Span, quoted: list[tuple[int, int]]) -> list[Token]:
 
 def _attribution_phrase(head: Token) -> bool:
     """'as observed by reporters from the Associated Press': a source, not a fact."""
-    return head.dep_ == "advcl" and head.lemma_.lower() in _WITNESS_VERBS and any(
-        c.dep_ == "mark" and c.lower_ == "as" for c in head.children)
+    return (
+        head.dep_ == "advcl"
+        and head.lemma_.lower() in _WITNESS_VERBS
+        and any(c.dep_ == "mark" and c.lower_ == "as" for c in head.children)
+    )
 
 
 _WITNESS_VERBS = frozenset({"observe", "report", "see", "witness", "say", "confirm", "note"})
@@ -153,29 +228,43 @@ def _unit_tokens(head: Token, heads: set[int], sent: Span) -> list[Token]:
 
 def _trim_unit(tokens: list[Token]) -> list[Token]:
     """Drop edge punctuation, connectives and an undated leading adverbial ("Since then,")."""
-    while tokens and (tokens[0].is_punct or tokens[0].is_space
-                      or tokens[0].lower_ in _CONNECTIVES or tokens[0].pos_ == "CCONJ"
-                      or (tokens[0].dep_ == "mark" and tokens[0].lower_ in ("that", "whether"))):
+    while tokens and (
+        tokens[0].is_punct
+        or tokens[0].is_space
+        or tokens[0].lower_ in _CONNECTIVES
+        or tokens[0].pos_ == "CCONJ"
+        or (tokens[0].dep_ == "mark" and tokens[0].lower_ in ("that", "whether"))
+    ):
         tokens = tokens[1:]
     comma = next((n for n, t in enumerate(tokens[:8]) if t.text == ","), None)
     if comma is not None and comma < len(tokens) - 3:
         lead = tokens[:comma]
         dated = any(t.like_num or t.ent_type_ in ("DATE", "TIME") for t in lead)
         adverbial = all(t.dep_ not in ("nsubj", "nsubjpass", "expl") for t in lead) and not any(
-            t.pos_ in ("VERB", "AUX") and t.dep_ in ("ROOT", "relcl") for t in lead)
+            t.pos_ in ("VERB", "AUX") and t.dep_ in ("ROOT", "relcl") for t in lead
+        )
         if adverbial and not dated and lead and lead[0].head.i > lead[-1].i:
             tokens = tokens[comma + 1 :]
     while tokens and (tokens[0].is_punct or tokens[0].is_space):
         tokens = tokens[1:]
-    while tokens and (tokens[-1].is_punct and tokens[-1].text not in ("%",)
-                      or tokens[-1].is_space or tokens[-1].pos_ == "CCONJ"):
+    while tokens and (
+        (tokens[-1].is_punct and tokens[-1].text != "%")
+        or tokens[-1].is_space
+        or tokens[-1].pos_ == "CCONJ"
+    ):
         tokens = tokens[:-1]
     return tokens
 
 
-def extract_claims(article_id: str, text: str, doc: Doc, mentions: Sequence[Mention],
-                   quotes: Sequence[Quote], clauses: Sequence[ReportedClause],
-                   outlet: str | None) -> list[Claim]:
+def extract_claims(
+    article_id: str,
+    text: str,
+    doc: Doc,
+    mentions: Sequence[Mention],
+    quotes: Sequence[Quote],
+    clauses: Sequence[ReportedClause],
+    outlet: str | None,
+) -> list[Claim]:
     """Claims of one article: every check-worthy clause, claimed by its reporter or the outlet.
 
     Sentences are cut into clauses on the parse (relative, adverbial, coordinated and reported
@@ -191,21 +280,39 @@ def extract_claims(article_id: str, text: str, doc: Doc, mentions: Sequence[Ment
             continue
         heads = _unit_heads(sent, [(q.char_start, q.char_end) for q in speech])
         head_ids = {h.i for h in heads}
-        source = next((m.chain for h in heads if _attribution_phrase(h) for t in h.subtree
-                       for m in mentions if m.char_start <= t.idx < m.char_end
-                       and m.type in ("ORG", "PERSON")), None)
+        source = next(
+            (
+                m.chain
+                for h in heads
+                if _attribution_phrase(h)
+                for t in h.subtree
+                for m in mentions
+                if m.char_start <= t.idx < m.char_end and m.type in ("ORG", "PERSON")
+            ),
+            None,
+        )
         for head in heads:
             if _attribution_phrase(head):
                 continue
-            if _is_cue(head) and (any(c.dep_ == "ccomp" or _is_cue(c) for c in head.children)
-                                  or _trailing_report(head) is not None):
+            if _is_cue(head) and (
+                any(c.dep_ == "ccomp" or _is_cue(c) for c in head.children)
+                or _trailing_report(head) is not None
+            ):
                 continue  # the attribution itself ("a U.S. official has said")
             if any(a.lemma_.lower() in OPINION_LEMMAS for a in head.ancestors):
                 continue  # what someone hopes or wants, not a fact
             tokens = _unit_tokens(head, head_ids, sent)
+            if any(_is_cue(t) and _trailing_report(t) is not None for t in tokens):
+                continue  # ", the firms announced on Monday": the attribution
             if tokens:
-                units.append((tokens[0].idx, tokens[-1].idx + len(tokens[-1].text),
-                              head.i == sent.root.i, source))
+                units.append(
+                    (
+                        tokens[0].idx,
+                        tokens[-1].idx + len(tokens[-1].text),
+                        head.i == sent.root.i,
+                        source,
+                    )
+                )
     for q in direct:
         units.append((q.char_start, q.char_end, True, None))
     pieces = [c for c in clauses if not c.has_quote]
@@ -229,34 +336,57 @@ def extract_claims(article_id: str, text: str, doc: Doc, mentions: Sequence[Ment
         if chain is None and who is None and source is not None:
             chain = source
         lemmas, chains = _features(span, mentions)
-        claims.append(Claim(article_id, start, end, text[start:end], chain,
-                            who if (chain or who) else outlet, lemmas, chains,
-                            numbers_in(text[start:end])))
+        claims.append(
+            Claim(
+                article_id,
+                start,
+                end,
+                text[start:end],
+                chain,
+                who if (chain or who) else outlet,
+                lemmas,
+                chains,
+                numbers_in(text[start:end]),
+            )
+        )
     return claims
 
 
-def _features(span: Span, mentions: Sequence[Mention]) -> tuple[tuple[str, ...],
-                                                                 tuple[str, ...]]:
+def _features(span: Span, mentions: Sequence[Mention]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Content lemmas outside entity mentions, and the chains mentioned, for clustering."""
-    inside = [m for m in mentions
-              if span.start_char <= m.char_start and m.char_end <= span.end_char]
+    inside = [
+        m for m in mentions if span.start_char <= m.char_start and m.char_end <= span.end_char
+    ]
     covered = {i for m in inside for i in range(m.char_start, m.char_end)}
-    lemmas = sorted({
-        t.lemma_.lower() for t in span
-        if t.pos_ in _CONTENT_POS and not t.is_stop and t.idx not in covered
-        and t.lemma_.lower() not in SPEECH_VERBS and any(c.isalnum() for c in t.text)
-    })
+    lemmas = sorted(
+        {
+            t.lemma_.lower()
+            for t in span
+            if t.pos_ in _CONTENT_POS
+            and not t.is_stop
+            and t.idx not in covered
+            and t.lemma_.lower() not in SPEECH_VERBS
+            and any(c.isalnum() for c in t.text)
+        }
+    )
     chains = sorted({m.chain for m in inside})
     return tuple(lemmas), tuple(chains)
 
 
-def _claimant(start: int, end: int, clauses: Sequence[ReportedClause],
-              direct: Sequence[Quote]) -> tuple[str | None, str | None]:
+def _claimant(
+    start: int, end: int, clauses: Sequence[ReportedClause], direct: Sequence[Quote]
+) -> tuple[str | None, str | None]:
     """The speaker of the smallest reported clause or direct quote holding the claim."""
-    holders = [(c.end - c.start, c.speaker_chain, c.speaker_text) for c in clauses
-               if c.start <= start and end <= c.end]
-    holders += [(q.char_end - q.char_start, q.speaker_chain, q.speaker_text) for q in direct
-                if q.char_start <= start and end <= q.char_end]
+    holders = [
+        (c.end - c.start, c.speaker_chain, c.speaker_text)
+        for c in clauses
+        if c.start <= start and end <= c.end
+    ]
+    holders += [
+        (q.char_end - q.char_start, q.speaker_chain, q.speaker_text)
+        for q in direct
+        if q.char_start <= start and end <= q.char_end
+    ]
     if not holders:
         return None, None
     _, chain, text = min(holders, key=lambda h: h[0])

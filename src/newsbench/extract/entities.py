@@ -25,15 +25,59 @@ from newsbench.extract.names import (
 )
 from newsbench.extract.records import Chain, Mention
 
-ENTITY_TYPES = ("PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART",
-                "LAW", "LANGUAGE")
-NON_ENTITY_LABELS = frozenset({"DATE", "TIME", "CARDINAL", "MONEY", "PERCENT", "QUANTITY",
-                               "ORDINAL"})
+ENTITY_TYPES = (
+    "PERSON",
+    "NORP",
+    "FAC",
+    "ORG",
+    "GPE",
+    "LOC",
+    "PRODUCT",
+    "EVENT",
+    "WORK_OF_ART",
+    "LAW",
+    "LANGUAGE",
+)
+NON_ENTITY_LABELS = frozenset(
+    {"DATE", "TIME", "CARDINAL", "MONEY", "PERCENT", "QUANTITY", "ORDINAL"}
+)
 _TYPE_ORDER = {t: i for i, t in enumerate(ENTITY_TYPES)}
 # Lower-case words allowed inside a name ("Global Coalition to Defeat ISIL", "Bank of England").
-_CONNECTORS = frozenset({"of", "the", "and", "for", "to", "de", "del", "della", "di", "da", "du",
-                         "des", "la", "le", "van", "von", "der", "den", "bin", "ibn", "bint",
-                         "y", "on", "in", "at", "&", "-", "upon", "al", "el"} | PARTICLES)
+_CONNECTORS = frozenset(
+    {
+        "of",
+        "the",
+        "and",
+        "for",
+        "to",
+        "de",
+        "del",
+        "della",
+        "di",
+        "da",
+        "du",
+        "des",
+        "la",
+        "le",
+        "van",
+        "von",
+        "der",
+        "den",
+        "bin",
+        "ibn",
+        "bint",
+        "y",
+        "on",
+        "in",
+        "at",
+        "&",
+        "-",
+        "upon",
+        "al",
+        "el",
+    }
+    | PARTICLES
+)
 _EDGE_PUNCT = frozenset("\"'“”‘’«»()[]{},.;:!?-–—/*")
 _POSSESSIVE_TOKENS = frozenset({"'s", "’s", "'", "’", "s"})
 # Generic heads left out of a name that is complete without them: "the Islamic State group".
@@ -56,29 +100,33 @@ def _clean_run(tokens: list[Token], label: str, table: AliasTable) -> tuple[int,
     """Trim one run of tokens to the name: no article, title, adverb, possessive or punctuation."""
     while tokens:
         first = tokens[0]
-        words = [t.text for t in tokens]
-        n_title = strip_title(words, table)
+        n_title = strip_title([t.text for t in tokens], table)
+        particle = first.lower_ in PARTICLES and len(tokens) > 2 and tokens[1].text == "-"
         if n_title:
             tokens = tokens[n_title:]
-        elif first.text in _EDGE_PUNCT or not _is_word(first):
+        elif (
+            first.text in _EDGE_PUNCT
+            or not _is_word(first)
+            or first.lower_ in ("the", "a", "an")
+            or (first.text.islower() and not particle)
+            or (first.pos_ in ("ADV", "PRON", "VERB", "AUX", "SCONJ", "CCONJ") and len(tokens) > 1)
+        ):  # "the", "ex-", "Afterwards Sharaa"
             tokens = tokens[1:]
-        elif first.lower_ in ("the", "a", "an") or (first.text.islower() and not (
-                first.lower_ in PARTICLES and len(tokens) > 2 and tokens[1].text == "-")):
-            tokens = tokens[1:]
-        elif first.pos_ in ("ADV", "PRON", "VERB", "AUX", "SCONJ", "CCONJ") and len(tokens) > 1:
-            tokens = tokens[1:]  # "Afterwards Sharaa"
         else:
             break
     while tokens:
         last = tokens[-1]
-        if last.text in _POSSESSIVE_TOKENS and len(tokens) > 1 and last.text != "s":
-            tokens = tokens[:-1]
-        elif last.text in _EDGE_PUNCT or not _is_word(last):
-            tokens = tokens[:-1]
-        elif last.text.islower() and (last.lower_ in _GENERIC_HEADS or last.lower_ not in
-                                      _CONNECTORS or len(tokens) == 1):
-            tokens = tokens[:-1]
-        elif last.lower_ in _CONNECTORS:
+        possessive = last.text in _POSSESSIVE_TOKENS and len(tokens) > 1 and last.text != "s"
+        lower_tail = last.text.islower() and (
+            last.lower_ in _GENERIC_HEADS or last.lower_ not in _CONNECTORS or len(tokens) == 1
+        )
+        if (
+            possessive
+            or last.text in _EDGE_PUNCT
+            or not _is_word(last)
+            or lower_tail
+            or last.lower_ in _CONNECTORS
+        ):
             tokens = tokens[:-1]
         else:
             break
@@ -94,8 +142,11 @@ def clean_entity_span(span: Span, table: AliasTable) -> list[tuple[int, int]]:
     ("Trump dubbed al-Sharaa" → "Trump", "al-Sharaa")."""
     runs: list[list[Token]] = [[]]
     for token in span:
-        breaks = token.text.islower() and token.pos_ in ("VERB", "AUX") and token.lower_ not in (
-            _CONNECTORS)
+        breaks = (
+            token.text.islower()
+            and token.pos_ in ("VERB", "AUX")
+            and token.lower_ not in (_CONNECTORS)
+        )
         if breaks:
             runs.append([])
         else:
@@ -114,8 +165,9 @@ def _after_title(doc: Doc, start: int, table: AliasTable) -> bool:
     if span is None or span.start == 0:
         return False
     words = [t.text for t in doc[max(0, span.start - 3) : span.start]]
-    return any(tuple(words[-len(title):]) == title for title in table.titles
-               if len(title) <= len(words))
+    return any(
+        tuple(words[-len(title) :]) == title for title in table.titles if len(title) <= len(words)
+    )
 
 
 def _initials(name: str) -> str:
@@ -231,14 +283,18 @@ class _ChainBuilder:
             if target is not None:
                 chain_of[i] = target
         # Short person names → the most recent full name ending with them, else the next one.
-        full_positions = [(self.raws[i].start, i) for i in range(len(self.raws))
-                          if types[i] == "PERSON" and chain_of[i] >= 0]
+        full_positions = [
+            (self.raws[i].start, i)
+            for i in range(len(self.raws))
+            if types[i] == "PERSON" and chain_of[i] >= 0
+        ]
         for i, raw in enumerate(self.raws):
             if types[i] != "PERSON" or chain_of[i] >= 0:
                 continue
             short = tokens[i]
-            fits = [(pos, j) for pos, j in full_positions
-                    if short and tokens[j][-len(short):] == short]
+            fits = [
+                (pos, j) for pos, j in full_positions if short and tokens[j][-len(short) :] == short
+            ]
             before = [f for f in fits if f[0] < raw.start]
             pick = before[-1] if before else (fits[0] if fits else None)
             if pick is not None:
@@ -253,10 +309,18 @@ class _ChainBuilder:
             chains[c]["members"].append(i)
         return self._records(article_id, chains, chain_of, types, texts)
 
-    def _records(self, article_id: str, chains: list[dict], chain_of: list[int],
-                 types: list[str], texts: list[str]) -> tuple[list[Mention], list[Chain]]:
-        order = sorted((i for i, c in enumerate(chains) if c["members"]),
-                       key=lambda c: min(self.raws[m].start for m in chains[c]["members"]))
+    def _records(
+        self,
+        article_id: str,
+        chains: list[dict],
+        chain_of: list[int],
+        types: list[str],
+        texts: list[str],
+    ) -> tuple[list[Mention], list[Chain]]:
+        order = sorted(
+            (i for i, c in enumerate(chains) if c["members"]),
+            key=lambda c: min(self.raws[m].start for m in chains[c]["members"]),
+        )
         keys = {c: f"k{n}" for n, c in enumerate(order)}
         records: list[Chain] = []
         for c in order:
@@ -268,19 +332,33 @@ class _ChainBuilder:
             entry = next((e for m in members if (e := self.table.lookup(texts[m]))), None)
             if entry is not None and kind != "PERSON":
                 kind = entry.type
-            full = [texts[m] for m in members if not is_acronym(texts[m])
-                    and (kind != "PERSON" or len(texts[m].split()) >= 2)] or [texts[m]
-                                                                            for m in members]
+            full = [
+                texts[m]
+                for m in members
+                if not is_acronym(texts[m]) and (kind != "PERSON" or len(texts[m].split()) >= 2)
+            ] or [texts[m] for m in members]
             name = Counter(full).most_common(1)[0][0]
-            records.append(Chain(
-                article_id=article_id, key=keys[c], type=kind, name=name,
-                match_key=chains[c]["key"], surname_only=bool(chains[c].get("surname_only")),
-                alias_type=entry.type if entry else None,
-            ))
+            records.append(
+                Chain(
+                    article_id=article_id,
+                    key=keys[c],
+                    type=kind,
+                    name=name,
+                    match_key=chains[c]["key"],
+                    surname_only=bool(chains[c].get("surname_only")),
+                    alias_type=entry.type if entry else None,
+                )
+            )
         chain_type = {r.key: r.type for r in records}
         mentions = [
-            Mention(article_id, r.start, r.end, texts[i], chain_type[keys[chain_of[i]]],
-                    keys[chain_of[i]])
+            Mention(
+                article_id,
+                r.start,
+                r.end,
+                texts[i],
+                chain_type[keys[chain_of[i]]],
+                keys[chain_of[i]],
+            )
             for i, r in enumerate(self.raws)
         ]
         return mentions, records
@@ -316,8 +394,9 @@ def _propagation_forms(mentions: list[Mention]) -> list[tuple[str, str]]:
     return sorted(out, key=lambda fk: (-len(fk[0]), fk[0]))
 
 
-def extract_mentions(article_id: str, text: str, doc: Doc, table: AliasTable
-                     ) -> tuple[list[Mention], list[Chain]]:
+def extract_mentions(
+    article_id: str, text: str, doc: Doc, table: AliasTable
+) -> tuple[list[Mention], list[Chain]]:
     """Mentions and chains of one article (pure: depends on the text and its parse only)."""
     raws: list[_Raw] = []
     blocked: list[tuple[int, int]] = []  # dates, numbers: never a name
@@ -337,10 +416,14 @@ def extract_mentions(article_id: str, text: str, doc: Doc, table: AliasTable
     taken = [(r.start, r.end) for r in raws]
     for raw in list(raws):
         m = _ACRONYM_AFTER.match(text, raw.end)
-        if m and raw.label != "PERSON" and _acronym_fits(m.group(1), text[raw.start : raw.end]):
-            if not _overlaps(m.start(1), m.end(1), taken):
-                raws.append(_Raw(m.start(1), m.end(1), raw.label))
-                taken.append((m.start(1), m.end(1)))
+        if (
+            m
+            and raw.label != "PERSON"
+            and _acronym_fits(m.group(1), text[raw.start : raw.end])
+            and not _overlaps(m.start(1), m.end(1), taken)
+        ):
+            raws.append(_Raw(m.start(1), m.end(1), raw.label))
+            taken.append((m.start(1), m.end(1)))
     mentions, chains = _ChainBuilder(text, raws, table).build(article_id)
     # Find each chain's names where NER missed them, then chain again with the additions (an
     # added surname joins its full name by the same rule as any other short form).
@@ -374,8 +457,11 @@ def _with_titles(doc: Doc, mentions: list[Mention], chains: list[Chain]) -> list
             for child in token.children:
                 if child.dep_ in ("compound", "amod") and child.i < span.start:
                     before |= {t.i for t in child.subtree if t.i < span.start}
-        words = [doc[i] for i in sorted(before)
-                 if doc[i].pos_ not in ("DET", "PRON", "PUNCT") and not doc[i].is_space]
+        words = [
+            doc[i]
+            for i in sorted(before)
+            if doc[i].pos_ not in ("DET", "PRON", "PUNCT") and not doc[i].is_space
+        ]
         if words and any(w.pos_ in ("NOUN", "PROPN") for w in words):
             titles[m.chain].add(" ".join(w.text for w in words).lower())
     return [replace(c, titles=tuple(sorted(titles.get(c.key, ())))) for c in chains]

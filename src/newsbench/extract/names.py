@@ -19,8 +19,9 @@ import yaml
 
 # Hyphen-attached Arabic article forms; "al-Sharaa" and "Sharaa" name the same person.
 PARTICLES = frozenset({"al", "el", "ad", "ash", "as", "at", "az", "ar", "an", "ud", "ul"})
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "‐": "-", "‑": "-", "–": "-",
-                         "—": "-"})
+_QUOTES = str.maketrans(
+    {"’": "'", "‘": "'", "`": "'", "´": "'", "‐": "-", "‑": "-", "–": "-", "—": "-"}
+)
 _POSSESSIVE = re.compile(r"(?:'s|')$")
 _ACRONYM = re.compile(r"^(?:[A-Z]\.?){2,6}$|^[A-Z][A-Z0-9&]{1,5}$")
 
@@ -94,8 +95,9 @@ def load_alias_table(path: str | None = None) -> AliasTable:
     by_key: dict[str, AliasEntry] = {}
     upper_only: set[str] = set()
     for raw in data.get("entities") or []:
-        entry = AliasEntry(str(raw["name"]), str(raw["type"]),
-                           tuple(str(a) for a in raw.get("aliases") or []))
+        entry = AliasEntry(
+            str(raw["name"]), str(raw["type"]), tuple(str(a) for a in raw.get("aliases") or [])
+        )
         entries.append(entry)
         for form in (entry.name, *entry.forms):
             key = plain_key(form, bare)
@@ -104,8 +106,9 @@ def load_alias_table(path: str | None = None) -> AliasTable:
             by_key[key] = entry
             if is_acronym(form) and len(key.replace(" ", "")) <= 3:
                 upper_only.add(key)
-    return AliasTable(tuple(entries), by_key, frozenset(upper_only), translit, bare.titles,
-                      suffixes)
+    return AliasTable(
+        tuple(entries), by_key, frozenset(upper_only), translit, bare.titles, suffixes
+    )
 
 
 def name_tokens(text: str, table: AliasTable) -> list[tuple[str, str]]:

@@ -59,8 +59,10 @@ def load_nlp(model: str | None = None) -> Language:
         ) from err
     missing = [c for c in ("parser", "ner") if c not in nlp.pipe_names]
     if missing:
-        raise RuntimeError(f"spaCy model {name!r} lacks component(s) {missing}: quotes and "
-                           "entities need a dependency parser and a named-entity recognizer")
+        raise RuntimeError(
+            f"spaCy model {name!r} lacks component(s) {missing}: quotes and "
+            "entities need a dependency parser and a named-entity recognizer"
+        )
     unused = [c for c in nlp.pipe_names if c not in NEEDED_COMPONENTS]  # e.g. senter
     for component in unused:
         nlp.remove_pipe(component)

@@ -13,6 +13,7 @@ source without a name keeps its description ("a senior administration official")
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,17 +23,85 @@ from spacy.tokens import Doc, Span, Token
 from newsbench.extract.records import Chain, Mention, Quote
 
 # Verbs that introduce speech or writing (lemmas). Reported clauses are taken from their ccomp.
-SPEECH_VERBS = frozenset("""
-say tell write add state insist note confirm announce explain claim warn argue ask reply respond
-describe call dub refer suggest acknowledge admit declare stress emphasise emphasize tweet post
-comment predict urge vow promise deny report recall reveal remark observe complain concede
-contend assert pledge testify tease quip joke boast lament mention allege affirm reiterate
-repeat threaten accuse demand proclaim inform assure caution disclose brand label hail
-continue conclude estimate agree
-""".split())
+SPEECH_VERBS = frozenset(
+    {
+        "say",
+        "tell",
+        "write",
+        "add",
+        "state",
+        "insist",
+        "note",
+        "confirm",
+        "announce",
+        "explain",
+        "claim",
+        "warn",
+        "argue",
+        "ask",
+        "reply",
+        "respond",
+        "describe",
+        "call",
+        "dub",
+        "refer",
+        "suggest",
+        "acknowledge",
+        "admit",
+        "declare",
+        "stress",
+        "emphasise",
+        "emphasize",
+        "tweet",
+        "post",
+        "comment",
+        "predict",
+        "urge",
+        "vow",
+        "promise",
+        "deny",
+        "report",
+        "recall",
+        "reveal",
+        "remark",
+        "observe",
+        "complain",
+        "concede",
+        "contend",
+        "assert",
+        "pledge",
+        "testify",
+        "tease",
+        "quip",
+        "joke",
+        "boast",
+        "lament",
+        "mention",
+        "allege",
+        "affirm",
+        "reiterate",
+        "repeat",
+        "threaten",
+        "accuse",
+        "demand",
+        "proclaim",
+        "inform",
+        "assure",
+        "caution",
+        "disclose",
+        "brand",
+        "label",
+        "hail",
+        "continue",
+        "conclude",
+        "estimate",
+        "agree",
+    }
+)
 # Heads of a definite description that refers back to a named person ("the US president").
-_TITLE_HEADS = frozenset({"president", "leader", "premier", "chancellor", "king", "queen",
-                          "pope", "monarch"})
+_TITLE_HEADS = frozenset(
+    {"president", "leader", "premier", "chancellor", "king", "queen", "pope", "monarch"}
+)
 # Verbs that only count as a cue for a quote, never as a source of indirect speech.
 _QUOTE_ONLY = frozenset({"describe", "call", "dub", "refer", "brand", "label", "hail", "continue"})
 _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
@@ -110,8 +179,11 @@ def _words(text: str) -> int:
 def find_quote_spans(text: str) -> list[QuoteSpan]:
     """Pair quotation marks; see the module docstring for unbalanced and multi-paragraph marks."""
     paragraphs = _Paragraphs(text)
-    marks = [(i, _double_role(text, i)) for i, c in enumerate(text)
-             if c == '"' or c in _DOUBLE_OPEN or c in _DOUBLE_CLOSE]
+    marks = [
+        (i, _double_role(text, i))
+        for i, c in enumerate(text)
+        if c == '"' or c in _DOUBLE_OPEN or c in _DOUBLE_CLOSE
+    ]
     spans: list[QuoteSpan] = []
     open_at: int | None = None
     open_para = -1
@@ -125,8 +197,11 @@ def find_quote_spans(text: str) -> list[QuoteSpan]:
     for pos, role in marks:
         para = paragraphs.index(pos)
         if open_at is not None and para != open_para:
-            continues = (role != "close" and para == open_para + 1
-                         and not text[paragraphs.start(para) : pos].strip())
+            continues = (
+                role != "close"
+                and para == open_para + 1
+                and not text[paragraphs.start(para) : pos].strip()
+            )
             if continues:
                 open_para = para  # the quote goes on in this paragraph
                 continue
@@ -144,12 +219,14 @@ def find_quote_spans(text: str) -> list[QuoteSpan]:
     if open_at is not None:
         close_repaired()
     spans += _single_quote_spans(text, spans, paragraphs)
-    return sorted((_trim(text, s) for s in spans if s.end > s.start),
-                  key=lambda s: (s.start, s.end))
+    return sorted(
+        (_trim(text, s) for s in spans if s.end > s.start), key=lambda s: (s.start, s.end)
+    )
 
 
-def _single_quote_spans(text: str, doubles: list[QuoteSpan], paragraphs: _Paragraphs
-                        ) -> list[QuoteSpan]:
+def _single_quote_spans(
+    text: str, doubles: list[QuoteSpan], paragraphs: _Paragraphs
+) -> list[QuoteSpan]:
     """'Single-quoted' spans outside double quotes; apostrophes never open or close one."""
     inside = [(s.open_mark, s.close_mark) for s in doubles]
     out: list[QuoteSpan] = []
@@ -161,8 +238,8 @@ def _single_quote_spans(text: str, doubles: list[QuoteSpan], paragraphs: _Paragr
         nxt = text[i + 1] if i + 1 < len(text) else " "
         if open_at is not None and paragraphs.index(i) != paragraphs.index(open_at):
             open_at = None
-        can_open = c in "'‘" and (prev.isspace() or prev in "([{—–-/\"“") and nxt.isalnum()
-        can_close = c in "'’" and not prev.isspace() and (nxt.isspace() or nxt in ".,;:!?)]—–-\"”")
+        can_open = c in "'‘" and (prev.isspace() or prev in '([{—–-/"“') and nxt.isalnum()
+        can_close = c in "'’" and not prev.isspace() and (nxt.isspace() or nxt in '.,;:!?)]—–-"”')
         if open_at is not None and can_close:
             out.append(QuoteSpan(open_at + 1, i, open_at, i))
             open_at = None
@@ -186,12 +263,15 @@ def _trim(text: str, span: QuoteSpan) -> QuoteSpan:
 def _is_cue(token: Token) -> bool:
     if token.lower_ == "according":
         return any(c.lower_ == "to" for c in token.children) or (
-            token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to")
+            token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to"
+        )
     if token.pos_ != "VERB" or token.lemma_.lower() not in SPEECH_VERBS:
         return False
     if token.dep_ in ("amod", "compound") or (
-            token.i >= 2 and token.doc[token.i - 2].lower_ == "so"
-            and token.doc[token.i - 1].text == "-"):
+        token.i >= 2
+        and token.doc[token.i - 2].lower_ == "so"
+        and token.doc[token.i - 1].text == "-"
+    ):
         return False  # "the so-called reform": a modifier, not a speech act
     # "will announce": a speech act still to come attributes nothing
     return not any(c.dep_ == "aux" and c.lower_ in _NOT_YET for c in token.children)
@@ -234,8 +314,10 @@ def _subject(verb: Token) -> Token | None:
             if subjects[0].lower_ in ("who", "which", "that") and token.dep_ == "relcl":
                 return token.head  # "Trump, who said ..."
             return subjects[0]
-        if token.dep_ == "acl" and (token.tag_ in ("VBD", "VBZ", "VBP") or any(
-                c.dep_ in ("dobj", "oprd") for c in token.children)):
+        if token.dep_ == "acl" and (
+            token.tag_ in ("VBD", "VBZ", "VBP")
+            or any(c.dep_ in ("dobj", "oprd") for c in token.children)
+        ):
             return token.head  # a finite verb parsed as a modifier: "Trump dubbed ..."
         if token.dep_ in ("conj", "advcl", "xcomp", "pcomp") and token.head.i != token.i:
             was_cue = _is_cue(token)
@@ -259,8 +341,14 @@ class _Speaker:
 class _Attribution:
     """Maps subjects to chains or descriptions and resolves pronouns, in document order."""
 
-    def __init__(self, text: str, doc: Doc, mentions: Sequence[Mention],
-                 chains: Sequence[Chain], quoted: list[tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        text: str,
+        doc: Doc,
+        mentions: Sequence[Mention],
+        chains: Sequence[Chain],
+        quoted: list[tuple[int, int]],
+    ) -> None:
         self.text = text
         self.doc = doc
         self.mentions = sorted(mentions, key=lambda m: m.char_start)
@@ -308,7 +396,7 @@ class _Attribution:
         return words.split("\n")[-1].strip(" ,")
 
     def _title_reference(self, subject: Token) -> bool:
-        """"the (US) president": a title with only a determiner and place words before it."""
+        """ "the (US) president": a title with only a determiner and place words before it."""
         if subject.lemma_.lower() not in _TITLE_HEADS:
             return False
         children = list(subject.children)
@@ -326,10 +414,7 @@ class _Attribution:
         """Resolve the speaker of a quote or clause whose cue is `verb` (None: no cue)."""
         paragraph = self.paragraphs.index(pos)
         anchor = max(anchor or pos, verb.idx if verb is not None else 0)
-        if verb is None:
-            found = self._continuation(paragraph)
-        else:
-            found = self._resolve(verb, paragraph)
+        found = self._continuation(paragraph) if verb is None else self._resolve(verb, paragraph)
         found.anchor = anchor
         return found
 
@@ -349,8 +434,12 @@ class _Attribution:
                         break
                     mention = None
         if mention is not None:
-            return _Speaker(mention.chain, self.chain_name[mention.chain], paragraph,
-                            self.chain_type[mention.chain])
+            return _Speaker(
+                mention.chain,
+                self.chain_name[mention.chain],
+                paragraph,
+                self.chain_type[mention.chain],
+            )
         if self._title_reference(subject):
             return self._pronoun("he", subject.idx, paragraph)
         description = self.describe(subject)
@@ -366,16 +455,22 @@ class _Attribution:
 
     def _person_between(self, start: int, end: int) -> bool:
         i = bisect.bisect_left(self.starts, start)
-        return any(m.type == "PERSON" and not self.in_quote(m.char_start)
-                   for m in self.mentions[i:] if m.char_start < end)
+        return any(
+            m.type == "PERSON" and not self.in_quote(m.char_start)
+            for m in self.mentions[i:]
+            if m.char_start < end
+        )
 
     def _pronoun(self, pronoun: str, pos: int, paragraph: int) -> _Speaker:
         """The previous speaker if recent and no other person came up since, else the most
         recent person named before the pronoun."""
         last = self.last
-        recent = (last is not None and last.paragraph >= paragraph - 1
-                  and (last.chain is not None or last.text is not None)
-                  and not self._person_between(last.anchor, pos))
+        recent = (
+            last is not None
+            and last.paragraph >= paragraph - 1
+            and (last.chain is not None or last.text is not None)
+            and not self._person_between(last.anchor, pos)
+        )
         if pronoun in _PLURAL_PRONOUNS:
             if recent and last is not None and last.chain_type != "PERSON":
                 return _Speaker(last.chain, last.text, paragraph, last.chain_type)
@@ -427,8 +522,9 @@ def _dependency_cue(span: Span, attribution: _Attribution) -> Token | None:
     return best[1] if best else None
 
 
-def _window_cue(doc: Doc, start: int, end: int, attribution: _Attribution, nearest_last: bool
-                ) -> Token | None:
+def _window_cue(
+    doc: Doc, start: int, end: int, attribution: _Attribution, nearest_last: bool
+) -> Token | None:
     span = _tokens(doc, start, end) if end > start else None
     if span is None:
         return None
@@ -438,8 +534,7 @@ def _window_cue(doc: Doc, start: int, end: int, attribution: _Attribution, neare
     return found[-1] if nearest_last else found[0]
 
 
-def _trailing_end(text: str, paragraphs: _Paragraphs, pos: int, attribution: _Attribution
-                  ) -> int:
+def _trailing_end(text: str, paragraphs: _Paragraphs, pos: int, attribution: _Attribution) -> int:
     """End of the attribution after a closing mark: the sentence end, another quote, or 80 chars."""
     limit = min(paragraphs.end(paragraphs.index(pos)), pos + 80)
     for i in range(pos, limit):
@@ -456,8 +551,11 @@ def _is_quoted_name(text: str, mentions: Sequence[Mention], start: int, end: int
     if any(m.char_start <= start and end <= m.char_end for m in mentions) and _words(bare) <= 8:
         return True
     words = bare.split()
-    return 0 < len(words) <= 3 and all(w[0].isupper() or w.lower() in ("of", "the", "and")
-                                       for w in words) and bare == text
+    return (
+        0 < len(words) <= 3
+        and all(w[0].isupper() or w.lower() in ("of", "the", "and") for w in words)
+        and bare == text
+    )
 
 
 @dataclass
@@ -468,8 +566,9 @@ class _Kept:
     paragraph: int
 
 
-def extract_quotes(article_id: str, text: str, doc: Doc, mentions: Sequence[Mention],
-                   chains: Sequence[Chain]) -> tuple[list[Quote], list[ReportedClause]]:
+def extract_quotes(
+    article_id: str, text: str, doc: Doc, mentions: Sequence[Mention], chains: Sequence[Chain]
+) -> tuple[list[Quote], list[ReportedClause]]:
     """Direct, partial and indirect quotes of one article, and the reported clauses for claims.
 
     Rows never overlap. An indirect row is a reported clause without quoted speech; when the
@@ -477,20 +576,30 @@ def extract_quotes(article_id: str, text: str, doc: Doc, mentions: Sequence[Ment
     becomes an indirect row ("According to the official, S "to further ..."" → S).
     """
     spans = find_quote_spans(text)
-    attribution = _Attribution(text, doc, mentions, chains,
-                               [(s.open_mark, s.close_mark + 1) for s in spans])
+    attribution = _Attribution(
+        text, doc, mentions, chains, [(s.open_mark, s.close_mark + 1) for s in spans]
+    )
     paragraphs = attribution.paragraphs
     clauses = _reported_clauses(doc, attribution)
     events: list[tuple[int, int, QuoteSpan | tuple[int, int, Token]]] = [
-        (s.start, 0, s) for s in spans] + [(c[0], 1, c) for c in clauses]
+        (s.start, 0, s) for s in spans
+    ] + [(c[0], 1, c) for c in clauses]
     events.sort(key=lambda e: (e[0], e[1]))
     kept: list[_Kept] = []
     clause_speakers: list[tuple[int, int, Token, _Speaker]] = []
     for _, what, item in events:
         if what == 0:
             assert isinstance(item, QuoteSpan)
-            found = _classify(article_id, text, doc, item, mentions, attribution, paragraphs,
-                              kept[-1] if kept else None)
+            found = _classify(
+                article_id,
+                text,
+                doc,
+                item,
+                mentions,
+                attribution,
+                paragraphs,
+                kept[-1] if kept else None,
+            )
             if found is not None:
                 kept.append(found)
             continue
@@ -506,44 +615,75 @@ def extract_quotes(article_id: str, text: str, doc: Doc, mentions: Sequence[Ment
     pieces: list[tuple[int, int, Token, _Speaker]] = []
     for start, end, verb, speaker in clause_speakers:
         inside = [m for m in marks if m[0] < end and start < m[1]]
-        reported.append(ReportedClause(start, end, _cue_text(verb), speaker.chain, speaker.text,
-                                       bool(inside)))
+        reported.append(
+            ReportedClause(start, end, _cue_text(verb), speaker.chain, speaker.text, bool(inside))
+        )
         if not inside:
             pieces.append((start, end, verb, speaker))
             continue
         for piece in _stretches(doc, text, start, end, inside):
             pieces.append((*piece, verb, speaker))
     # Unquoted words between two quotes of one attribution: '"...," becoming X and "...," he said'
-    for a, b in zip(kept, kept[1:], strict=False):
-        if a.verb is not None and b.verb is not None and a.verb.i == b.verb.i and a.paragraph == b.paragraph:
-            if a.span.close_mark < a.verb.idx < b.span.open_mark:
-                continue  # '"...," Trump said. "..."': the gap is the attribution itself
-            for piece in _stretches(doc, text, a.span.close_mark + 1, b.span.open_mark, []):
-                speaker = _Speaker(a.quote.speaker_chain, a.quote.speaker_text, a.paragraph)
-                pieces.append((*piece, a.verb, speaker))
+    for a, b in itertools.pairwise(kept):
+        if a.verb is None or b.verb is None or a.verb.i != b.verb.i or a.paragraph != b.paragraph:
+            continue
+        if a.span.close_mark < a.verb.idx < b.span.open_mark:
+            continue  # '"...," Trump said. "..."': the gap is the attribution itself
+        speaker = _Speaker(a.quote.speaker_chain, a.quote.speaker_text, a.paragraph)
+        for piece in _stretches(doc, text, a.span.close_mark + 1, b.span.open_mark, []):
+            pieces.append((*piece, a.verb, speaker))
     taken = list(marks)
     for start, end, verb, speaker in sorted(pieces, key=lambda p: (p[0], -p[1])):
         if any(s < end and start < e for s, e in taken):
             continue
         taken.append((start, end))
-        quotes.append(Quote(article_id, start, end, text[start:end], "indirect", _cue_text(verb),
-                            speaker.chain, speaker.text, verb.idx))
+        quotes.append(
+            Quote(
+                article_id,
+                start,
+                end,
+                text[start:end],
+                "indirect",
+                _cue_text(verb),
+                speaker.chain,
+                speaker.text,
+                verb.idx,
+            )
+        )
         if any(m[0] < end and start < m[1] for m in marks):
             continue
-        reported.append(ReportedClause(start, end, _cue_text(verb), speaker.chain, speaker.text,
-                                       False))
+        reported.append(
+            ReportedClause(start, end, _cue_text(verb), speaker.chain, speaker.text, False)
+        )
     quotes.sort(key=lambda q: (q.char_start, q.char_end))
     return quotes, reported
 
 
-_CLAUSE_LEADS = frozenset({"which", "who", "whom", "whose", "that", "where", "when", "and",
-                           "but", "or", "instead", "then", "while", "whereas", "thus"})
-_ARGUMENT_DEPS = frozenset({"dobj", "attr", "acomp", "oprd", "pobj", "xcomp", "ccomp",
-                            "dative"})
+_CLAUSE_LEADS = frozenset(
+    {
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "that",
+        "where",
+        "when",
+        "and",
+        "but",
+        "or",
+        "instead",
+        "then",
+        "while",
+        "whereas",
+        "thus",
+    }
+)
+_ARGUMENT_DEPS = frozenset({"dobj", "attr", "acomp", "oprd", "pobj", "xcomp", "ccomp", "dative"})
 
 
-def _stretches(doc: Doc, text: str, start: int, end: int, holes: list[tuple[int, int]]
-               ) -> list[tuple[int, int]]:
+def _stretches(
+    doc: Doc, text: str, start: int, end: int, holes: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """Unquoted stretches of [start, end) that state a proposition of their own.
 
     Quoted spans (with their marks) are holes. A stretch is cut back to its longest prefix that
@@ -561,13 +701,17 @@ def _stretches(doc: Doc, text: str, start: int, end: int, holes: list[tuple[int,
         if span is None or len(span) == 0:
             continue
         tokens = [t for t in span if not t.is_space]
-        while tokens and (tokens[0].is_punct or tokens[0].lower_ in _CLAUSE_LEADS
-                          or (tokens[0].pos_ == "ADP" and len(tokens) > 1
-                              and tokens[1].lower_ in _CLAUSE_LEADS)):
+        while tokens and (
+            tokens[0].is_punct
+            or tokens[0].lower_ in _CLAUSE_LEADS
+            or (tokens[0].pos_ == "ADP" and len(tokens) > 1 and tokens[1].lower_ in _CLAUSE_LEADS)
+        ):
             tokens = tokens[1:]
-        if not tokens or tokens[0].pos_ in ("ADP", "PART", "AUX") or (
-                a > start and tokens[0].head.i < tokens[0].i
-                and doc[tokens[0].head.i].idx < a):
+        if (
+            not tokens
+            or tokens[0].pos_ in ("ADP", "PART", "AUX")
+            or (a > start and tokens[0].head.i < tokens[0].i and doc[tokens[0].head.i].idx < a)
+        ):
             continue  # continues the quote's syntax ('"big part" of his plan ...')
         best = None
         for cut in range(len(tokens), 3, -1):
@@ -589,19 +733,26 @@ def _proposition(tokens: list[Token], before_quote: bool) -> bool:
         return False
     last = tokens[-1]
     function_word = last.pos_ in ("ADP", "DET", "SCONJ", "AUX", "PART", "CCONJ") and not (
-        last.text[:1].isupper())  # "IS" tagged AUX is a name
+        last.text[:1].isupper()
+    )  # "IS" tagged AUX is a name
     if function_word or last.lower_ in ("including", "such"):
         return False
     inside = {t.i for t in tokens}
-    if before_quote and any(c.dep_ in _ARGUMENT_DEPS and c.i not in inside
-                            for t in tokens for c in t.children if c.i > last.i):
+    if before_quote and any(
+        c.dep_ in _ARGUMENT_DEPS and c.i not in inside
+        for t in tokens
+        for c in t.children
+        if c.i > last.i
+    ):
         return False  # the quote completes this stretch: it is a frame, not a report
-    if last.pos_ == "VERB" and any(c.dep_ in _ARGUMENT_DEPS and c.i not in inside
-                                   for c in last.children):
+    if last.pos_ == "VERB" and any(
+        c.dep_ in _ARGUMENT_DEPS and c.i not in inside for c in last.children
+    ):
         return False
     has_verb = any(t.pos_ in ("VERB", "AUX") for t in tokens)
-    has_subject = any(t.dep_ in ("nsubj", "nsubjpass", "expl") and t.head.i in inside
-                      for t in tokens)
+    has_subject = any(
+        t.dep_ in ("nsubj", "nsubjpass", "expl") and t.head.i in inside for t in tokens
+    )
     return has_verb and (has_subject or tokens[0].tag_ == "VBG")
 
 
@@ -616,14 +767,24 @@ def _quote_kind(tokens: Span) -> str:
     first = words[0]
     if first.pos_ not in ("VERB", "AUX"):
         return "partial"
-    subjects = [c for c in first.children if c.i in inside
-                and c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj", "csubjpass")]
+    subjects = [
+        c
+        for c in first.children
+        if c.i in inside and c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj", "csubjpass")
+    ]
     return "direct" if subjects else "partial"
 
 
-def _classify(article_id: str, text: str, doc: Doc, span: QuoteSpan,
-              mentions: Sequence[Mention], attribution: _Attribution, paragraphs: _Paragraphs,
-              previous: _Kept | None) -> _Kept | None:
+def _classify(
+    article_id: str,
+    text: str,
+    doc: Doc,
+    span: QuoteSpan,
+    mentions: Sequence[Mention],
+    attribution: _Attribution,
+    paragraphs: _Paragraphs,
+    previous: _Kept | None,
+) -> _Kept | None:
     """Keep a quoted span as direct or partial speech with its cue and speaker, or drop it."""
     content = text[span.start : span.end]
     if not content.strip() or not any(c.isalpha() for c in content):
@@ -643,11 +804,13 @@ def _classify(article_id: str, text: str, doc: Doc, span: QuoteSpan,
     if ends_utterance:
         end = _trailing_end(text, paragraphs, span.close_mark + 1, attribution)
         trailing = _window_cue(doc, span.close_mark + 1, end, attribution, nearest_last=False)
-    leading = _window_cue(doc, span.open_mark - len(prefix), span.open_mark, attribution,
-                          nearest_last=True)
+    leading = _window_cue(
+        doc, span.open_mark - len(prefix), span.open_mark, attribution, nearest_last=True
+    )
     dependency = _dependency_cue(tokens, attribution)
-    verb = trailing if opens_clause and trailing is not None else (
-        dependency or leading or trailing)
+    verb = (
+        trailing if opens_clause and trailing is not None else (dependency or leading or trailing)
+    )
     if verb is not None and _negated(verb) and verb.lemma_ != "deny":
         verb = None
     cue = _cue_text(verb) if verb is not None else None
@@ -666,15 +829,25 @@ def _classify(article_id: str, text: str, doc: Doc, span: QuoteSpan,
     kind = _quote_kind(tokens)
     if inherited is not None:
         prev = inherited.quote
-        quote = Quote(article_id, span.start, span.end, content, kind, prev.cue,
-                      prev.speaker_chain, prev.speaker_text, prev.attribution)
+        quote = Quote(
+            article_id,
+            span.start,
+            span.end,
+            content,
+            kind,
+            prev.cue,
+            prev.speaker_chain,
+            prev.speaker_text,
+            prev.attribution,
+        )
         return _Kept(span, quote, inherited.verb, paragraph)
     speaker = attribution.speaker(subject_of, span.start, anchor=span.close_mark)
     if speaker.chain or speaker.text:
         attribution.last = speaker
     anchor = subject_of.idx if subject_of is not None else None
-    quote = Quote(article_id, span.start, span.end, content, kind, cue, speaker.chain,
-                  speaker.text, anchor)
+    quote = Quote(
+        article_id, span.start, span.end, content, kind, cue, speaker.chain, speaker.text, anchor
+    )
     return _Kept(span, quote, verb, paragraph)
 
 
@@ -704,7 +877,8 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
             complements = [c for c in complements if c.i < token.i]
         for child in complements:
             if child.pos_ not in ("VERB", "AUX") or not any(
-                    c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in child.children):
+                c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in child.children
+            ):
                 continue
             if any(c.dep_ == "mark" and c.lower_ not in _MARKERS for c in child.children):
                 continue  # "said Monday hours after X welcomed ...": a time clause
@@ -730,7 +904,7 @@ _PROMISE_VERBS = frozenset({"vow", "promise", "pledge", "threaten"})
 
 
 def _trailing_report(verb: Token) -> tuple[int, int] | None:
-    """"S, the firms announced on Monday." when the parser did not make S the verb's ccomp:
+    """ "S, the firms announced on Monday." when the parser did not make S the verb's ccomp:
     a cue with no complement of its own right after a comma and a short subject phrase."""
     if any(c.dep_ in ("ccomp", "dobj", "xcomp") for c in verb.children):
         return None
@@ -753,8 +927,14 @@ def _clause_tokens(head: Token) -> list[Token]:
         if token.dep_ == "conj" and _is_cue(token) and token.i > head.i:
             cut |= {t.i for t in token.subtree}
             cut |= {c.i for c in token.head.children if c.dep_ == "cc" and c.i < token.i}
-        if (token.head.i == head.i and token.dep_ == "advcl" and token.tag_ == "VBG"
-                and token.i > head.i and token.i > 0 and head.doc[token.i - 1].text == ","):
+        if (
+            token.head.i == head.i
+            and token.dep_ == "advcl"
+            and token.tag_ == "VBG"
+            and token.i > head.i
+            and token.i > 0
+            and head.doc[token.i - 1].text == ","
+        ):
             cut |= {t.i for t in token.subtree}
     return [t for t in head.subtree if t.i not in cut]
 
@@ -765,8 +945,11 @@ _MARKERS = frozenset({"that", "whether", "if"})
 def _clause_chars(tokens: list[Token]) -> tuple[int, int] | None:
     """Character span of a clause: leading complementiser and edge punctuation dropped."""
     tokens = sorted(tokens, key=lambda t: t.i)
-    while tokens and (tokens[0].lower_ in _MARKERS and tokens[0].dep_ == "mark"
-                      or tokens[0].is_punct or tokens[0].is_space):
+    while tokens and (
+        (tokens[0].lower_ in _MARKERS and tokens[0].dep_ == "mark")
+        or tokens[0].is_punct
+        or tokens[0].is_space
+    ):
         tokens = tokens[1:]
     while tokens and (tokens[-1].is_punct or tokens[-1].is_space):
         tokens = tokens[:-1]
@@ -786,7 +969,7 @@ def _clause_chars(tokens: list[Token]) -> tuple[int, int] | None:
 
 
 def _according_clause(token: Token) -> tuple[int, int] | None:
-    """"According to X, S" / "S, according to X": S is the reported clause."""
+    """ "According to X, S" / "S, according to X": S is the reported clause."""
     head = token.head
     if head.i == token.i:
         return None
