@@ -1,13 +1,17 @@
 """Incremental rebuilds: per-article extraction results cached by content and pipeline version.
 
-The key covers everything the per-article extraction reads (article id, outlet, story, text)
-and a fingerprint of what computes it (the extractor source files, the alias table, the spaCy
-model name and version). Change any of them and the entry is simply not found. Cross-article
-stages always run. Entries are written atomically, so a killed build never leaves a torn one.
+The key covers everything the per-article extraction reads besides the article id (the outlet,
+which becomes the claimant of unattributed claims, and the text) and a fingerprint of what
+computes it (the extractor source files, the alias table, the spaCy model name and version).
+Change any of them and the entry is simply not found. The article id only labels the records,
+so an entry is re-labelled on the way out: an identical syndicated copy under another id (a
+wire story in several outlets' feeds) is extracted once. Cross-article stages always run.
+Entries are written atomically, so a killed build never leaves a torn one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -39,6 +43,22 @@ def extractor_fingerprint(model: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
+def relabel(value: Any, article_id: str) -> Any:
+    """A copy of a frozen extraction record tree with every `article_id` field replaced."""
+    if isinstance(value, tuple):
+        return tuple(relabel(v, article_id) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: relabel(getattr(value, f.name), article_id)
+            for f in dataclasses.fields(value)
+            if f.name != "article_id"
+        }
+        if any(f.name == "article_id" for f in dataclasses.fields(value)):
+            changes["article_id"] = article_id
+        return dataclasses.replace(value, **changes)
+    return value
+
+
 class ExtractionCache:
     """A folder of pickled ArticleExtraction records, fanned out by key prefix."""
 
@@ -48,9 +68,9 @@ class ExtractionCache:
         self.hits = 0
         self.misses = 0
 
-    def key(self, article_id: str, outlet: str | None, story_id: str | None, text: str) -> str:
+    def key(self, outlet: str | None, text: str) -> str:
         h = hashlib.sha256()
-        for part in (self.fingerprint, article_id, outlet or "", story_id or "", text):
+        for part in (self.fingerprint, outlet or "", text):
             h.update(part.encode("utf-8"))
             h.update(b"\x1f")
         return h.hexdigest()
@@ -59,7 +79,7 @@ class ExtractionCache:
         assert self.folder is not None
         return self.folder / key[:2] / f"{key}.pkl"
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str, article_id: str) -> Any | None:
         if self.folder is None:
             self.misses += 1
             return None
@@ -70,7 +90,7 @@ class ExtractionCache:
             self.misses += 1
             return None
         self.hits += 1
-        return value
+        return relabel(value, article_id)
 
     def put(self, key: str, value: Any) -> None:
         if self.folder is None:

@@ -150,7 +150,7 @@ def build_command(
             "--engine",
             help="local: a process pool on this "
             "machine. ray: the same stages on Ray Data (install "
-            "newsbench[ray]; see docs/ray.md).",
+            "newsbench\\[ray]; see docs/ray.md).",
         ),
     ] = Engine.local,
     ray_address: Annotated[

@@ -136,12 +136,12 @@ def extract_stage(
     runner = runner or LocalRunner(1)
     model = model_description(cfg.model)
     cache = ExtractionCache(cfg.cache, extractor_fingerprint(model))
-    keys = [cache.key(a["article_id"], a["outlet"], a["story_id"], a["text"]) for a in articles]
-    found = {k: cache.get(k) for k in keys}
+    keys = [cache.key(a["outlet"], a["text"]) for a in articles]
+    found = [cache.get(k, a["article_id"]) for a, k in zip(articles, keys, strict=True)]
     todo = [
         ExtractTask(a["article_id"], a["text"], a["outlet"], a["story_id"], cfg.model)
-        for a, k in zip(articles, keys, strict=True)
-        if found[k] is None
+        for a, hit in zip(articles, found, strict=True)
+        if hit is None
     ]
     fresh = [
         x
@@ -149,11 +149,11 @@ def extract_stage(
         for x in batch
     ]
     by_id = {x.article_id: x for x in fresh}
-    for a, k in zip(articles, keys, strict=True):
-        if found[k] is None:
-            found[k] = by_id[a["article_id"]]
-            cache.put(k, found[k])
-    extractions = [found[k] for k in keys]
+    for i, (a, k) in enumerate(zip(articles, keys, strict=True)):
+        if found[i] is None:
+            found[i] = by_id[a["article_id"]]
+            cache.put(k, found[i])
+    extractions = found
     inputs = [
         extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
         for a in articles
