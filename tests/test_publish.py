@@ -257,7 +257,7 @@ def test_dry_run_against_a_known_listing(folder: Path) -> None:
 
 def test_publish_call_sequence(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api = FakeApi(tree=mixed_remote(folder))
-    p = publish(folder, REPO, revision="v1.2.3", api=api, token=FAKE_TOKEN)  # type: ignore[arg-type]
+    p = publish(folder, REPO, revision="v0.1.0", api=api, token=FAKE_TOKEN)  # type: ignore[arg-type]
 
     mutating = [n for n in api.names if n.startswith("create_")]
     assert mutating == ["create_repo", "create_commit", "create_tag"]
@@ -287,12 +287,12 @@ def test_publish_call_sequence(folder: Path, capsys: pytest.CaptureFixture[str])
     assert kwargs["parent_commit"] == HEAD
     assert kwargs["repo_type"] == "dataset" and kwargs["revision"] == "main"
     counts = json.loads((folder / "build_manifest.json").read_text())["row_counts"]
-    assert "v1.2.3" in kwargs["commit_message"]
+    assert "v0.1.0" in kwargs["commit_message"]
     for name, n in counts.items():
         assert f"{name} {n}" in kwargs["commit_message"]
 
     _, kwargs = api.call("create_tag")
-    assert kwargs["tag"] == "v1.2.3" and kwargs["repo_type"] == "dataset"
+    assert kwargs["tag"] == "v0.1.0" and kwargs["repo_type"] == "dataset"
     assert kwargs["revision"] == NEW_COMMIT  # tags exactly the commit just made
 
     assert all(k.get("token") == FAKE_TOKEN for _, _, k in api.calls)
@@ -316,16 +316,16 @@ def test_publish_up_to_date_repo_only_tags_the_planned_head(folder: Path) -> Non
         for path, data in local.items()
     ]
     api = FakeApi(tree=tree)
-    p = publish(folder, REPO, revision="v1.0.1", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
+    p = publish(folder, REPO, revision="v0.1.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
     assert "create_commit" not in api.names
     assert api.call("create_tag")[1]["revision"] == HEAD
     assert not p.has_changes and p.tagged
 
 
 def test_existing_tag_is_refused_before_committing(folder: Path) -> None:
-    api = FakeApi(tags=["v1.0.0"])
-    with pytest.raises(PublishError, match=r"tag v1\.0\.0 already exists"):
-        publish(folder, REPO, revision="v1.0.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
+    api = FakeApi(tags=["v0.1.0"])
+    with pytest.raises(PublishError, match=r"tag v0\.1\.0 already exists"):
+        publish(folder, REPO, revision="v0.1.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
     assert "create_commit" not in api.names and "create_tag" not in api.names
 
 
@@ -337,8 +337,7 @@ def test_private_publish_into_an_existing_public_repo_is_refused(folder: Path) -
 
 
 def test_tag_must_match_the_croissant_version(folder: Path) -> None:
-    (folder / "croissant.json").write_text('{"version": "0.1.0"}\n', encoding="utf-8")
-    api = FakeApi()
+    api = FakeApi()  # the build wrote croissant.json with version 0.1.0
     with pytest.raises(PublishError, match=re.escape("croissant.json says version '0.1.0'")):
         publish(folder, REPO, revision="v0.2.0", dry_run=True)
     p = publish(folder, REPO, revision="v0.1.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
@@ -349,7 +348,7 @@ def test_tag_must_match_the_croissant_version(folder: Path) -> None:
 def test_failed_tag_says_the_commit_is_published(folder: Path) -> None:
     api = FakeApi(fail_tag=RuntimeError("tag service down"))
     with pytest.raises(PublishError, match="published but not tagged") as err:
-        publish(folder, REPO, revision="v1.0.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
+        publish(folder, REPO, revision="v0.1.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
     assert NEW_COMMIT in str(err.value)
     assert err.value.__cause__ is None
 
@@ -409,7 +408,7 @@ def test_concurrent_push_fails_with_a_hint(folder: Path) -> None:
     )
     api = FakeApi(fail_commit=HfHubHTTPError("412 Precondition Failed", response=response))
     with pytest.raises(PublishError, match="changed since the plan"):
-        publish(folder, REPO, revision="v1.0.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
+        publish(folder, REPO, revision="v0.1.0", api=api, token=FAKE_TOKEN, echo=False)  # type: ignore[arg-type]
     assert "create_tag" not in api.names
 
 
@@ -439,7 +438,7 @@ def test_token_never_appears_in_output_logs_plan_errors_or_folder(
     before = local_listing(folder)
 
     api = FakeApi(tree=mixed_remote(folder))
-    ok = publish(folder, REPO, revision="v2.0.0", api=api, token=token)  # type: ignore[arg-type]
+    ok = publish(folder, REPO, revision="v0.1.0", api=api, token=token)  # type: ignore[arg-type]
     assert all(k.get("token") == FAKE_TOKEN for _, _, k in api.calls)  # it was used…
 
     # …and a failing call whose error message and request carry the token
@@ -455,7 +454,7 @@ def test_token_never_appears_in_output_logs_plan_errors_or_folder(
         )
     )
     with pytest.raises(PublishError) as err:
-        publish(folder, REPO, revision="v2.0.1", api=failing, token=token)  # type: ignore[arg-type]
+        publish(folder, REPO, revision="v0.1.0", api=failing, token=token)  # type: ignore[arg-type]
     assert err.value.__cause__ is None and err.value.__suppress_context__
     assert "401" in str(err.value)
 

@@ -79,6 +79,7 @@ ENTITY_FUZZY_MIN_CHARS = 8
 QUOTE_MIN = 80.0
 QUOTE_SHORT_WORDS = 3
 CLAIM_MIN = 0.22
+CLAIM_NUMBER_ONE_SIDED = 0.6
 BLOCK_ALL_PAIRS = 300  # above this many items, candidates come from the inverted index
 MAX_POSTING = 40  # words in more items than this do not make candidates
 
@@ -518,6 +519,8 @@ def _claim_clusters(
                 continue
             union = features[a] | features[b]
             sim = sum(idf[t] for t in shared) / sum(idf[t] for t in union)
+            if bool(claims[a].numbers) != bool(claims[b].numbers):
+                sim *= CLAIM_NUMBER_ONE_SIDED  # a number only one side states: maybe a new fact
             if sim > 0:
                 edges[(local[a], local[b])] = sim
         for k, lab in enumerate(_average_link(n, edges, CLAIM_MIN)):

@@ -61,6 +61,10 @@ _NUMBER_WORDS = {
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 MIN_WORDS = 6
 MIN_PHRASE_WORDS = 4
+# Cues that frame a quoted characterisation ("described him as ...") rather than report a fact.
+_FRAMING = frozenset({"described", "describing", "describes", "describe", "called", "calling",
+                      "calls", "call", "dubbed", "dubbing", "dubs", "dub", "referring", "referred",
+                      "refers", "refer", "branded", "branding", "labelled", "labeled", "hailed"})
 
 
 def numbers_in(text: str) -> tuple[str, ...]:
@@ -219,6 +223,8 @@ def _unit_tokens(head: Token, heads: set[int], sent: Span) -> list[Token]:
             runs[-1].append(t)
         else:
             runs.append([t])
+    if not runs:
+        return []
     holding = [r for r in runs if any(t.i == head.i for t in r)]
     run = max(runs, key=len) if not holding or len(holding[0]) < 3 else holding[0]
     if len(run) < len(max(runs, key=len)) // 2:
@@ -315,7 +321,11 @@ def extract_claims(
                 )
     for q in direct:
         units.append((q.char_start, q.char_end, True, None))
+    for q in speech:  # a long quoted fragment can state a fact: "partnering with X to ..."
+        if q.kind == "partial" and len(q.text.split()) >= MIN_WORDS:
+            units.append((q.char_start, q.char_end, False, None))
     pieces = [c for c in clauses if not c.has_quote]
+    units += [(c.start, c.end, False, None) for c in pieces]  # "becoming the 90th member"
     claims: list[Claim] = []
     taken: list[tuple[int, int]] = []
     for start, end, main, source in sorted(units, key=lambda u: (u[0], -u[1])):
@@ -328,11 +338,15 @@ def extract_claims(
         span = doc.char_span(start, end, alignment_mode="expand")
         if span is None or len(span) == 0:
             continue
+        if any(start <= (q.attribution or -1) < end and q.cue and q.kind == "partial"
+               and start <= q.char_start < end and (q.cue.split()[0].lower() in _FRAMING)
+               for q in speech):
+            continue  # 'Trump described al-Sharaa as a "young, attractive guy"': a quote frame
         inside = sum(1 for m in mentions if start <= m.char_start and m.char_end <= end)
         if not _check_worthy(span, inside, MIN_WORDS if main else MIN_PHRASE_WORDS):
             continue
         taken.append((start, end))
-        chain, who = _claimant(start, end, clauses, direct)
+        chain, who = _claimant(start, end, clauses, speech)
         if chain is None and who is None and source is not None:
             chain = source
         lemmas, chains = _features(span, mentions)

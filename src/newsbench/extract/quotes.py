@@ -906,8 +906,8 @@ _PROMISE_VERBS = frozenset({"vow", "promise", "pledge", "threaten"})
 def _trailing_report(verb: Token) -> tuple[int, int] | None:
     """ "S, the firms announced on Monday." when the parser did not make S the verb's ccomp:
     a cue with no complement of its own right after a comma and a short subject phrase."""
-    if any(c.dep_ in ("ccomp", "dobj", "xcomp") for c in verb.children):
-        return None
+    if any(c.dep_ in ("ccomp", "dobj", "xcomp", "mark", "auxpass") for c in verb.children):
+        return None  # has its own complement, or is "as observed by ...", not a report
     sent = verb.sent
     i = verb.i - 1
     while i > sent.start and verb.i - i <= 7 and verb.doc[i].text != ",":
