@@ -15,26 +15,15 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from newsbench.ids import content_id
+from newsbench.ids import occurrence_ids
 from newsbench.problems import Problem
 from newsbench.safe_yaml import YamlError, load_yaml
+from newsbench.tables import entity_types, load_catalog
 
 ANNOTATIONS_DIR = "annotations"
 PASSES_DIR = "passes"
-ENTITY_TYPES = (
-    "PERSON",
-    "NORP",
-    "FAC",
-    "ORG",
-    "GPE",
-    "LOC",
-    "PRODUCT",
-    "EVENT",
-    "WORK_OF_ART",
-    "LAW",
-    "LANGUAGE",
-)
-QUOTE_KINDS = ("direct", "partial", "indirect")
+ENTITY_TYPES = entity_types()  # declared once, in schema/tables.yaml
+QUOTE_KINDS = load_catalog()["quotes"].column("kind").allowed or ()
 
 
 @dataclass
@@ -228,16 +217,6 @@ class _Resolver:
         )
 
 
-def _occurrence_ids(prefix: str, article_id: str, texts: list[str]) -> list[str]:
-    """Content ids; identical texts in one article are told apart by their occurrence index."""
-    seen: dict[str, int] = defaultdict(int)
-    ids = []
-    for t in texts:
-        ids.append(content_id(prefix, article_id, "gold", t, str(seen[t])))
-        seen[t] += 1
-    return ids
-
-
 def resolve(
     annotations: AnnotationSet,
     articles: dict[str, dict[str, Any]],
@@ -373,7 +352,9 @@ def resolve(
         for rows, prefix, id_col in ((q_rows, "q", "quote_id"), (c_rows, "c", "claim_id")):
             rows.sort(key=lambda x: (x["char_start"], x["char_end"]))
             for row, row_id in zip(
-                rows, _occurrence_ids(prefix, article_id, [x["text"] for x in rows]), strict=True
+                rows,
+                occurrence_ids(prefix, article_id, "gold", [x["text"] for x in rows]),
+                strict=True,
             ):
                 row[id_col] = row_id
         quotes += q_rows

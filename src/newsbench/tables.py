@@ -130,6 +130,13 @@ def load_catalog(path: str | None = None) -> Catalog:
     return Catalog(schema_version=str(data["schema_version"]), tables=tables, source=str(file))
 
 
+def entity_types() -> tuple[str, ...]:
+    """The entity types schema/ allows (OntoNotes as spaCy uses them, minus dates and numbers)."""
+    allowed = load_catalog()["entities"].column("type").allowed
+    assert allowed is not None
+    return allowed
+
+
 # --- Arrow ---------------------------------------------------------------------------------
 
 _ARROW_SCALARS: dict[str, pa.DataType] = {

@@ -24,20 +24,9 @@ from newsbench.extract.names import (
     strip_title,
 )
 from newsbench.extract.records import Chain, Mention
+from newsbench.tables import entity_types
 
-ENTITY_TYPES = (
-    "PERSON",
-    "NORP",
-    "FAC",
-    "ORG",
-    "GPE",
-    "LOC",
-    "PRODUCT",
-    "EVENT",
-    "WORK_OF_ART",
-    "LAW",
-    "LANGUAGE",
-)
+ENTITY_TYPES = entity_types()  # declared once, in schema/tables.yaml
 NON_ENTITY_LABELS = frozenset(
     {"DATE", "TIME", "CARDINAL", "MONEY", "PERCENT", "QUANTITY", "ORDINAL"}
 )

@@ -14,33 +14,23 @@ entity and cluster ids, which depend on what is merged with what).
 
 from __future__ import annotations
 
-import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-ID_LENGTH = 16
-
-
-def _sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:ID_LENGTH]
+from newsbench.ids import occurrence_ids as shared_occurrence_ids
+from newsbench.ids import sha1_prefix
 
 
 def occurrence_ids(prefix: str, article_id: str, texts: Sequence[str]) -> list[str]:
-    """Ids for rows of one article given in offset order; repeats are told apart by occurrence."""
-    seen: dict[str, int] = defaultdict(int)
-    ids = []
-    for text in texts:
-        ids.append(f"{prefix}-{_sha1(f'{article_id}|auto|{text}|{seen[text]}')}")
-        seen[text] += 1
-    return ids
+    """Ids of automatic rows: see newsbench.ids (one formula for gold and auto rows)."""
+    return shared_occurrence_ids(prefix, article_id, "auto", texts)
 
 
 def entity_id(entity_type: str, name: str, rank: int = 1) -> str:
     """Id of an entity; `rank` > 1 for the later of several distinct entities with one name."""
     key = f"{entity_type}|{name}" if rank <= 1 else f"{entity_type}|{name}|{rank}"
-    return f"e-{_sha1(key)}"
+    return f"e-{sha1_prefix(key)}"
 
 
 def cluster_id(prefix: str, member_ids: Iterable[str]) -> str:
     """Id of a cluster: a hash of its smallest member id, so it does not depend on row order."""
-    return f"{prefix}-{_sha1(min(member_ids))}"
+    return f"{prefix}-{sha1_prefix(min(member_ids))}"
