@@ -11,7 +11,12 @@ joins the one full name with that surname in its story. A person never merges wi
 a person and an organisation with the same name only within one story (where it is the NER
 mistyping "Trump" as ORG, not Harrison Ford and the Ford company).
 
-Clusters. Quotes and claims are compared only inside a story (articles without a story id form
+Speakers and claimants. A chain key becomes the canonical entity; a definite description of an
+office ("the Syrian information minister") becomes the person written with that title elsewhere
+in the story ("Information Minister Hamza al-Mustafa") when exactly one person holds it.
+
+Clusters. Rows cut from one attributed sentence (same cue verb) are one remark. Quotes and
+claims are compared only inside a story (articles without a story id form
 one pool), and inside large blocks only through shared rare words (an inverted index), never
 all pairs of a corpus. Quotes: fuzzy token overlap, including a short quote contained in a
 longer version of the remark. Claims: idf-weighted overlap of content lemmas and canonical
@@ -67,10 +72,6 @@ CLAIM_COLUMNS = (
     "claim_cluster_id",
     "origin",
 )
-# Types NER confuses for one name string: merged when the names are equal.
-_LOOSE_TYPES = frozenset(
-    {"ORG", "FAC", "GPE", "LOC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
-)
 # Types a different-but-similar name may be merged across ("White House" ORG ~ FAC).
 _FUZZY_COMPATIBLE = frozenset({frozenset({"ORG", "FAC"})})
 _PERSON_NOT = frozenset({"GPE", "LOC"})  # never the same referent as a person
@@ -80,6 +81,7 @@ QUOTE_MIN = 80.0
 QUOTE_SHORT_WORDS = 3
 CLAIM_MIN = 0.22
 CLAIM_NUMBER_ONE_SIDED = 0.6
+CLAIM_MIN_SHARED = 2
 BLOCK_ALL_PAIRS = 300  # above this many items, candidates come from the inverted index
 MAX_POSTING = 40  # words in more items than this do not make candidates
 
@@ -106,12 +108,6 @@ class UnionFind:
         if ra != rb:
             low, high = sorted((ra, rb), key=repr)
             self.parent[high] = low
-
-    def groups(self) -> dict[Hashable, list[Hashable]]:
-        out: dict[Hashable, list[Hashable]] = defaultdict(list)
-        for item in self.parent:
-            out[self.find(item)].append(item)
-        return out
 
 
 # --- entities --------------------------------------------------------------------------------
@@ -515,8 +511,8 @@ def _claim_clusters(
             if not _numbers_agree(claims[a].numbers, claims[b].numbers):
                 continue
             shared = features[a] & features[b]
-            if not shared:
-                continue
+            if len(shared) < CLAIM_MIN_SHARED:
+                continue  # one rare name in common is a topic, not a fact
             union = features[a] | features[b]
             sim = sum(idf[t] for t in shared) / sum(idf[t] for t in union)
             if bool(claims[a].numbers) != bool(claims[b].numbers):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from spacy.tokens import Doc, Span, Token
 
 from newsbench.extract.entities import NON_ENTITY_LABELS
-from newsbench.extract.quotes import SPEECH_VERBS, ReportedClause, _is_cue, _trailing_report
+from newsbench.extract.quotes import SPEECH_VERBS, ReportedClause, is_cue, trailing_report
 from newsbench.extract.records import Claim, Mention, Quote
 
 OPINION_LEMMAS = frozenset(
@@ -62,9 +62,31 @@ _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 MIN_WORDS = 6
 MIN_PHRASE_WORDS = 4
 # Cues that frame a quoted characterisation ("described him as ...") rather than report a fact.
-_FRAMING = frozenset({"described", "describing", "describes", "describe", "called", "calling",
-                      "calls", "call", "dubbed", "dubbing", "dubs", "dub", "referring", "referred",
-                      "refers", "refer", "branded", "branding", "labelled", "labeled", "hailed"})
+_FRAMING = frozenset(
+    {
+        "described",
+        "describing",
+        "describes",
+        "describe",
+        "called",
+        "calling",
+        "calls",
+        "call",
+        "dubbed",
+        "dubbing",
+        "dubs",
+        "dub",
+        "referring",
+        "referred",
+        "refers",
+        "refer",
+        "branded",
+        "branding",
+        "labelled",
+        "labeled",
+        "hailed",
+    }
+)
 
 
 def numbers_in(text: str) -> tuple[str, ...]:
@@ -82,6 +104,9 @@ def _trim_chars(text: str, start: int, end: int) -> tuple[int, int]:
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in ".;:,"):
         end -= 1
+    piece = text[start:end]
+    if piece.count("(") > piece.count(")") and text[end : end + 1] == ")":
+        end += 1  # "Hewlett Packard (HP)": keep the closing parenthesis
     return start, end
 
 
@@ -176,12 +201,12 @@ def _unit_heads(sent: Span, quoted: list[tuple[int, int]]) -> list[Token]:
             # "which since 2019 had sanctioned ...", not the infinitive "a pathway to reopen"
             take = not any(c.dep_ == "aux" and c.lower_ == "to" for c in t.children)
         elif verb and t.dep_ == "ccomp":
-            take = _is_cue(t.head)
+            take = is_cue(t.head)
         elif verb and t.dep_ == "conj":
             take = t.head.i in chosen
         elif verb and t.dep_ == "advcl":
             take = comma_before or (
-                _is_cue(t.head)
+                is_cue(t.head)
                 and any(c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in t.children)
             )
         elif verb and t.dep_ == "acl":
@@ -300,15 +325,15 @@ def extract_claims(
         for head in heads:
             if _attribution_phrase(head):
                 continue
-            if _is_cue(head) and (
-                any(c.dep_ == "ccomp" or _is_cue(c) for c in head.children)
-                or _trailing_report(head) is not None
+            if is_cue(head) and (
+                any(c.dep_ == "ccomp" or is_cue(c) for c in head.children)
+                or trailing_report(head) is not None
             ):
                 continue  # the attribution itself ("a U.S. official has said")
             if any(a.lemma_.lower() in OPINION_LEMMAS for a in head.ancestors):
                 continue  # what someone hopes or wants, not a fact
             tokens = _unit_tokens(head, head_ids, sent)
-            if any(_is_cue(t) and _trailing_report(t) is not None for t in tokens):
+            if any(is_cue(t) and trailing_report(t) is not None for t in tokens):
                 continue  # ", the firms announced on Monday": the attribution
             if tokens:
                 units.append(
@@ -338,9 +363,14 @@ def extract_claims(
         span = doc.char_span(start, end, alignment_mode="expand")
         if span is None or len(span) == 0:
             continue
-        if any(start <= (q.attribution or -1) < end and q.cue and q.kind == "partial"
-               and start <= q.char_start < end and (q.cue.split()[0].lower() in _FRAMING)
-               for q in speech):
+        if any(
+            start <= (q.attribution or -1) < end
+            and q.cue
+            and q.kind == "partial"
+            and start <= q.char_start < end
+            and (q.cue.split()[0].lower() in _FRAMING)
+            for q in speech
+        ):
             continue  # 'Trump described al-Sharaa as a "young, attractive guy"': a quote frame
         inside = sum(1 for m in mentions if start <= m.char_start and m.char_end <= end)
         if not _check_worthy(span, inside, MIN_WORDS if main else MIN_PHRASE_WORDS):
@@ -405,14 +435,3 @@ def _claimant(
         return None, None
     _, chain, text = min(holders, key=lambda h: h[0])
     return chain, text
-
-
-def _paragraph_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """A sentence cut at line breaks (the parser sometimes runs over a paragraph end)."""
-    pieces = []
-    pos = start
-    for m in re.finditer(r"\n+", text[start:end]):
-        pieces.append((pos, start + m.start()))
-        pos = start + m.end()
-    pieces.append((pos, end))
-    return [(s, e) for s, e in pieces if text[s:e].strip()]

@@ -260,7 +260,7 @@ def _trim(text: str, span: QuoteSpan) -> QuoteSpan:
 # --- attribution -----------------------------------------------------------------------------
 
 
-def _is_cue(token: Token) -> bool:
+def is_cue(token: Token) -> bool:
     if token.lower_ == "according":
         return any(c.lower_ == "to" for c in token.children) or (
             token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to"
@@ -320,9 +320,9 @@ def _subject(verb: Token) -> Token | None:
         ):
             return token.head  # a finite verb parsed as a modifier: "Trump dubbed ..."
         if token.dep_ in ("conj", "advcl", "xcomp", "pcomp") and token.head.i != token.i:
-            was_cue = _is_cue(token)
+            was_cue = is_cue(token)
             token = token.head
-            if was_cue and not _is_cue(token) and token.dep_ == "ccomp" and _is_cue(token.head):
+            if was_cue and not is_cue(token) and token.dep_ == "ccomp" and is_cue(token.head):
                 token = token.head  # "X said S but insisted ...": insisted hangs on S's verb
             continue
         return None
@@ -511,7 +511,7 @@ def _dependency_cue(span: Span, attribution: _Attribution) -> Token | None:
             continue
         node, steps = token.head, 0
         while steps < 8:
-            if _is_cue(node) and not attribution.in_quote(node.idx):
+            if is_cue(node) and not attribution.in_quote(node.idx):
                 distance = min(abs(node.idx - span.start_char), abs(node.idx - span.end_char))
                 if best is None or distance < best[0]:
                     best = (distance, node)
@@ -528,7 +528,7 @@ def _window_cue(
     span = _tokens(doc, start, end) if end > start else None
     if span is None:
         return None
-    found = [t for t in span if _is_cue(t) and not attribution.in_quote(t.idx)]
+    found = [t for t in span if is_cue(t) and not attribution.in_quote(t.idx)]
     if not found:
         return None
     return found[-1] if nearest_last else found[0]
@@ -859,7 +859,7 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
     """
     found: list[tuple[int, int, Token]] = []
     for token in doc:
-        if not _is_cue(token) or attribution.in_quote(token.idx) or _negated(token):
+        if not is_cue(token) or attribution.in_quote(token.idx) or _negated(token):
             continue
         if token.lemma_.lower() in _QUOTE_ONLY:
             continue
@@ -868,7 +868,7 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
             if span is not None:
                 found.append((*span, token))
             continue
-        trailing = _trailing_report(token)
+        trailing = trailing_report(token)
         if trailing is not None:
             found.append((*trailing, token))
             continue
@@ -903,7 +903,7 @@ def _reported_clauses(doc: Doc, attribution: _Attribution) -> list[tuple[int, in
 _PROMISE_VERBS = frozenset({"vow", "promise", "pledge", "threaten"})
 
 
-def _trailing_report(verb: Token) -> tuple[int, int] | None:
+def trailing_report(verb: Token) -> tuple[int, int] | None:
     """ "S, the firms announced on Monday." when the parser did not make S the verb's ccomp:
     a cue with no complement of its own right after a comma and a short subject phrase."""
     if any(c.dep_ in ("ccomp", "dobj", "xcomp", "mark", "auxpass") for c in verb.children):
@@ -924,7 +924,7 @@ def _clause_tokens(head: Token) -> list[Token]:
     """The subtree of a clause head, without coordinated speech verbs and trailing participles."""
     cut: set[int] = set()
     for token in head.subtree:
-        if token.dep_ == "conj" and _is_cue(token) and token.i > head.i:
+        if token.dep_ == "conj" and is_cue(token) and token.i > head.i:
             cut |= {t.i for t in token.subtree}
             cut |= {c.i for c in token.head.children if c.dep_ == "cc" and c.i < token.i}
         if (
