@@ -253,6 +253,39 @@ def test_attributed_claim_belongs_to_the_speaker(nlp: Language) -> None:
     assert set(claim.numbers) >= {"2027", "1200"}
 
 
+def test_significance_clause_is_not_a_claim(nlp: Language) -> None:
+    text = (
+        "The merger of Northwind and Contoso marks a profound change for the Danish brewing "
+        "industry. Northwind bought Contoso for 900 million euros in Copenhagen."
+    )
+    texts = [c.text for c in extract(nlp, text).claims]
+    assert not any("marks a profound change" in t for t in texts), texts
+    assert any("bought Contoso" in t for t in texts), texts
+
+
+def test_citing_participle_stays_in_its_claim(nlp: Language) -> None:
+    text = (
+        "In 2019, the regulator fined Northwind Brewing, citing safety failures at its Leeds plant."
+    )
+    ex = extract(nlp, text)
+    texts = [c.text for c in ex.claims]
+    assert any("fined Northwind Brewing, citing safety failures" in t for t in texts), texts
+    assert not any(t.startswith("citing") for t in texts), texts
+    assert_offsets(ex, text)
+
+
+def test_coincident_clause_is_a_claim_of_its_own(nlp: Language) -> None:
+    text = (
+        "Chancellor Olaf Berger received the Polish prime minister in Berlin on Tuesday "
+        "as the two governments signed a gas pipeline agreement."
+    )
+    ex = extract(nlp, text)
+    texts = [c.text for c in ex.claims]
+    assert any(t.endswith("in Berlin on Tuesday") for t in texts), texts
+    assert "the two governments signed a gas pipeline agreement" in texts, texts
+    assert_offsets(ex, text)
+
+
 def test_numbers_are_normalised() -> None:
     assert numbers_in("the 90th member, 1,200 jobs and four months") == ("1200", "4", "90")
 

@@ -16,7 +16,7 @@ from newsbench.extract import ArticleInput, load_nlp, run
 from newsbench.extract.ids import cluster_id, entity_id, occurrence_ids
 from newsbench.extract.names import load_alias_table, match_key
 from newsbench.extract.records import ArticleExtraction, Chain, Claim, Mention, Quote
-from newsbench.link import link, quote_similarity, quote_words
+from newsbench.link import claim_features, link, quote_similarity, quote_words
 from newsbench.tables import load_catalog
 
 BBC = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "bbc"
@@ -210,6 +210,30 @@ def test_claim_paraphrases_cluster_and_different_facts_do_not() -> None:
     assert cluster["a1"] == cluster["a2"]  # same fact, other words
     assert cluster["a3"] != cluster["a1"]  # numbers disagree
     assert cluster["a4"] != cluster["a1"]  # another fact about the same company
+
+
+def test_event_verb_classes_join_paraphrases() -> None:
+    features = claim_features(["welcome", "talk"], ["e1"])
+    assert features == {"welcome", "talk", "@e1", "#meet"}
+    assert claim_features(["host"], []) & claim_features(["meet"], []) == {"#meet"}
+    assert claim_features(["buy"], []) == {"buy"}  # a verb of no class adds nothing
+
+    texts = {
+        "a1": "Tom Walsh hosted Mary Byrne in Boston",
+        "a2": "Mary Byrne met Tom Walsh in Boston",
+        "a3": "Tom Walsh hosted a jazz festival in Boston",
+    }
+    lemmas = {"a1": "host", "a2": "meet", "a3": "host jazz festival"}
+    exs = []
+    for aid, text in texts.items():
+        names = [("PERSON", "Tom Walsh"), ("GPE", "Boston")]
+        names += [("PERSON", "Mary Byrne")] if "Byrne" in text else []
+        chains = tuple(f"k{n}" for n in range(len(names)))
+        exs.append(named(aid, text, names, claims=(claim(aid, text, lemmas[aid], chains),)))
+    rows = link(exs, [article(a, t) for a, t in texts.items()])
+    cluster = {r["article_id"]: r["claim_cluster_id"] for r in rows["claims"]}
+    assert cluster["a1"] == cluster["a2"]  # host ~ meet, same participants
+    assert cluster["a3"] != cluster["a1"]  # same verb, another event
 
 
 def test_claims_cluster_only_within_a_story() -> None:

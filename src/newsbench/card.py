@@ -28,13 +28,23 @@ build time. Articles without gold are annotated by the automatic extractors (spa
 `en_core_web_sm` 3.8 NER and parser, rule-based quote and claim extraction,
 string-similarity linking)."""
 
-LIMITATIONS = """- The seed set is one story reported by five outlets: figures on it have wide
-  uncertainty and do not generalise to other topics or languages.
-- One article reads as a translation; wording differences across outlets partly reflect
-  translation, not reporting.
-- `origin = auto` rows come from small CPU models and rules; they miss and mis-attribute quotes
-  and merge or split entities. Treat them as a baseline, not as ground truth.
-- Outlets are named only where the text itself carries a credit line; the others are unknown."""
+LIMITATIONS = """- One story, five outlets: the gold covers a single news event (Syria's president
+  at the White House, November 2025). Figures on it have wide uncertainty and do not generalise to
+  other topics, genres or languages.
+- One article (credit line RND/AP) reads as a translation into English, so its wording differs
+  from the others partly through translation; its quotes are re-translations.
+- Outlets are named only where the text carries a credit line; three articles have no outlet.
+- The source texts keep their own errors (a truncated "yria" in one article); cleaning never
+  corrects words.
+- The automatic extractors (`origin = auto`, and the leaderboard's baseline) were developed
+  while looking at these five articles: their scores here are in-sample and optimistic. Known
+  failures: analysts' assessments and characterisations slip in as claims; facts in phrases
+  without a comma are missed; claims with no shared words ("welcomed" vs "met") are not
+  clustered; NER type errors of the small spaCy model remain (platforms typed FAC, a group name
+  taken as a PERSON), and a wrong type can misattribute a pronoun's quote; "Fox" and
+  "Fox News" stay separate; re-translated quotes are not clustered with the original.
+- Entity ids of automatic rows are content hashes, not the gold slugs: speaker accuracy "by
+  entity" is only meaningful for systems that link to the gold entity ids."""
 
 LICENSE_TEXT = """# Rights and licence
 

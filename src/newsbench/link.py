@@ -19,8 +19,9 @@ Clusters. Rows cut from one attributed sentence (same cue verb) are one remark. 
 claims are compared only inside a story (articles without a story id form
 one pool), and inside large blocks only through shared rare words (an inverted index), never
 all pairs of a corpus. Quotes: fuzzy token overlap, including a short quote contained in a
-longer version of the remark. Claims: idf-weighted overlap of content lemmas and canonical
-entities, numbers must agree, average-link clustering.
+longer version of the remark. Claims: idf-weighted overlap of content lemmas, canonical
+entities and event classes (host ~ meet, data/claim_lexicon.yaml), numbers must agree,
+average-link clustering.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from newsbench.extract.claims import claim_lexicon
 from newsbench.extract.ids import cluster_id, entity_id, occurrence_ids
 from newsbench.extract.names import fold, is_acronym
 from newsbench.extract.records import (
@@ -492,6 +494,17 @@ def _numbers_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return sa <= sb or sb <= sa
 
 
+def claim_features(lemmas: Iterable[str], entity_ids: Iterable[str]) -> set[str]:
+    """What claim clustering compares: content lemmas, canonical entities ("@id") and the event
+    class of each lemma that has one ("#meet" for meet/host/welcome), so that two wordings of one
+    event share a feature."""
+    classes = claim_lexicon().event_class
+    lemmas = set(lemmas)
+    return (
+        lemmas | {"@" + e for e in entity_ids} | {"#" + classes[t] for t in lemmas if t in classes}
+    )
+
+
 def _claim_clusters(
     claims: Sequence[Claim],
     features: Sequence[set[str]],
@@ -604,7 +617,7 @@ def link(
                 for k in c.chains
                 if (ex.article_id, k) in by_node
             }
-            features.append(set(c.lemmas) | {"@" + e for e in entity_ids})
+            features.append(claim_features(c.lemmas, entity_ids))
             claim_rows.append(
                 {
                     "claim_id": cid,

@@ -10,9 +10,13 @@ is available.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
 
+import yaml
 from spacy.tokens import Doc, Span, Token
 
 from newsbench.extract.entities import NON_ENTITY_LABELS
@@ -87,6 +91,28 @@ _FRAMING = frozenset(
         "hailed",
     }
 )
+
+
+@dataclass(frozen=True)
+class ClaimLexicon:
+    """General English lexical knowledge (newsbench/data/claim_lexicon.yaml)."""
+
+    significance_verbs: frozenset[str]
+    grounds_verbs: frozenset[str]
+    event_class: dict[str, str]  # lemma -> event class name
+
+
+@functools.cache
+def claim_lexicon() -> ClaimLexicon:
+    """Read the claim lexicon once (it does not change during a run)."""
+    path = resources.files("newsbench") / "data" / "claim_lexicon.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    classes = data.get("event_classes") or {}
+    return ClaimLexicon(
+        frozenset(data.get("significance_verbs") or ()),
+        frozenset(data.get("grounds_verbs") or ()),
+        {lemma: name for name, lemmas in classes.items() for lemma in lemmas},
+    )
 
 
 def numbers_in(text: str) -> tuple[str, ...]:
@@ -166,6 +192,10 @@ def _check_worthy(span: Span, mentions_inside: int, min_words: int = 6) -> bool:
     head = heads[0] if heads else span.root
     if head.lemma_.lower() in OPINION_LEMMAS:
         return False
+    if head.lemma_.lower() in claim_lexicon().significance_verbs and not any(
+        t.like_num or t.ent_type_ in ("DATE", "TIME") for t in span
+    ):
+        return False  # "the visit marks a shift": a characterisation, not a fact
     if (
         head.lemma_.lower() in _EVALUATIVE_COPULA
         and any(c.dep_ == "acomp" for c in head.children)
@@ -205,18 +235,49 @@ def _unit_heads(sent: Span, quoted: list[tuple[int, int]]) -> list[Token]:
         elif verb and t.dep_ == "conj":
             take = t.head.i in chosen
         elif verb and t.dep_ == "advcl":
-            take = comma_before or (
-                is_cue(t.head)
-                and any(c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in t.children)
+            take = (
+                (comma_before and not _grounds(t))
+                or (
+                    is_cue(t.head)
+                    and any(c.dep_ == "mark" and c.lower_ in _SUBORDINATORS for c in t.children)
+                )
+                or _coincident_event(t)
             )
         elif verb and t.dep_ == "acl":
-            take = comma_before
+            take = comma_before and not _grounds(t)
         elif t.dep_ in ("prep", "appos"):
             take = comma_before and len(list(t.subtree)) >= 4
         if take:
             heads.append(t)
             chosen.add(t.i)
     return heads
+
+
+def _grounds(token: Token) -> bool:
+    """'X did Y, citing Z': a participle giving the grounds of the main act, not an act."""
+    return token.tag_ == "VBG" and token.lemma_.lower() in claim_lexicon().grounds_verbs
+
+
+# Subordinators of a finite clause that reports an event of its own beside the main one
+# ("Trump welcomed him as the pair pledged to fight ISIS"), unlike "after"/"since", which date it.
+_COINCIDENT = frozenset({"as", "while", "whereas", "when"})
+
+
+def _coincident_event(token: Token) -> bool:
+    """A trailing finite adverbial clause with its own subject and a coincidence marker."""
+    finite = token.tag_ in _FINITE or any(
+        c.dep_ in ("aux", "auxpass") and c.tag_ in _FINITE for c in token.children
+    )
+    return (
+        finite
+        and token.i > token.head.i
+        and token.head.pos_ in ("VERB", "AUX")
+        and any(c.dep_ == "mark" and c.lower_ in _COINCIDENT for c in token.children)
+        and any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in token.children)
+    )
+
+
+_FINITE = frozenset({"VBD", "VBZ", "VBP", "MD"})
 
 
 def _attribution_phrase(head: Token) -> bool:
@@ -254,17 +315,25 @@ def _unit_tokens(head: Token, heads: set[int], sent: Span) -> list[Token]:
     run = max(runs, key=len) if not holding or len(holding[0]) < 3 else holding[0]
     if len(run) < len(max(runs, key=len)) // 2:
         run = max(runs, key=len)
-    return _trim_unit(run)
+    return _trim_unit(run, head)
 
 
-def _trim_unit(tokens: list[Token]) -> list[Token]:
-    """Drop edge punctuation, connectives and an undated leading adverbial ("Since then,")."""
+def _trim_unit(tokens: list[Token], head: Token | None = None) -> list[Token]:
+    """Drop edge punctuation, connectives, the subordinator of a split-off clause ("while",
+    "as") and an undated leading adverbial ("Since then,")."""
     while tokens and (
         tokens[0].is_punct
         or tokens[0].is_space
         or tokens[0].lower_ in _CONNECTIVES
         or tokens[0].pos_ == "CCONJ"
         or (tokens[0].dep_ == "mark" and tokens[0].lower_ in ("that", "whether"))
+        or (
+            head is not None
+            and head.dep_ != "ROOT"
+            and tokens[0].dep_ == "mark"
+            and tokens[0].head.i == head.i
+            and tokens[0].lower_ in _COINCIDENT | {"although", "though", "whereas"}
+        )
     ):
         tokens = tokens[1:]
     comma = next((n for n, t in enumerate(tokens[:8]) if t.text == ","), None)
