@@ -171,10 +171,13 @@ def build_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
 ) -> None:
     """Build the dataset from raw articles: read, clean, annotate, extract, validate, write."""
+    from newsbench.engines import EngineUnavailable
     from newsbench.pipeline import BuildConfig, build
     from newsbench.runner import default_workers
     from newsbench.write import LockBusy
 
+    # absolute paths: workers of a distributed engine open the files the driver found
+    raw, rules = raw.resolve(), rules.resolve() if rules else None
     cfg = BuildConfig(
         raw=raw,
         out=out,
@@ -196,7 +199,7 @@ def build_command(
         result = build(cfg, report=report)
     except BuildFailed as exc:
         _fail(exc)
-    except LockBusy as exc:
+    except (LockBusy, EngineUnavailable) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(1) from None
     typer.echo(f"built {result.out}")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from newsbench import __version__, stages
 from newsbench import annotations as gold
@@ -248,13 +248,17 @@ def build_tables(
         return _build_tables(cfg, progress or Progress(), runner)
 
 
-def make_runner(cfg: BuildConfig) -> LocalRunner:
+def make_runner(cfg: BuildConfig) -> Runner:
     """The local process pool, or Ray Data when asked (imported only then)."""
     if cfg.engine == "local":
         return LocalRunner(cfg.workers)
     from newsbench.engines import make_runner as make_engine_runner
 
     return make_engine_runner(cfg.engine, cfg.workers, cfg.ray_address)
+
+
+if TYPE_CHECKING:
+    from newsbench.engines import Runner
 
 
 def _build_tables(

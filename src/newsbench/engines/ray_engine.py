@@ -10,8 +10,11 @@ generation is a Ray Data groupby over hash buckets of band keys (see docs/ray.md
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 import pickle
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -29,6 +32,25 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _PICKLE = pickle.HIGHEST_PROTOCOL
+_AUTH_MODE = "RAY_AUTH_MODE"
+# Ray Data retries a task whose worker died forever (max_retries=-1). The stage functions are
+# pure, so a lost node is worth a few retries, but a file that kills its worker every time
+# (a native crash, the OOM killer, NEWSBENCH_KILL_AT) must fail the build, not hang it.
+MAX_RETRIES = 3
+
+
+def _with_retry_limit(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """method(*args, **kwargs, max_retries=MAX_RETRIES) where this Ray accepts it.
+
+    Ray 2.60 takes max_retries only through **ray_remote_args, deprecated for removal in 2.64
+    with no named replacement yet: keep the limit while it is accepted, without the warning.
+    """
+    params = inspect.signature(method).parameters.values()
+    if any(p.name == "max_retries" or p.kind is p.VAR_KEYWORD for p in params):
+        kwargs["max_retries"] = MAX_RETRIES
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        return method(*args, **kwargs)
 
 
 def _configure(ds: Any) -> None:
@@ -50,8 +72,12 @@ def _apply(table: pa.Table, fn: Callable[[list[Any]], list[Any]]) -> pa.Table:
     which have no Arrow type, and pickle round-trips them exactly.
     """
     index = table.column("i").to_pylist()
-    results = [pickle.dumps(fn(pickle.loads(b)), _PICKLE) for b in table.column("batch").to_pylist()]
-    return pa.table({"i": pa.array(index, pa.int64()), "result": pa.array(results, pa.large_binary())})
+    results = [
+        pickle.dumps(fn(pickle.loads(b)), _PICKLE) for b in table.column("batch").to_pylist()
+    ]
+    return pa.table(
+        {"i": pa.array(index, pa.int64()), "result": pa.array(results, pa.large_binary())}
+    )
 
 
 class RayRunner:
@@ -73,6 +99,7 @@ class RayRunner:
         self.num_cpus = num_cpus
         self.runtime_env = runtime_env
         self._started = False
+        self._auth_mode: str | None = None
 
     def __enter__(self) -> RayRunner:
         return self
@@ -83,6 +110,12 @@ class RayRunner:
     def close(self) -> None:
         if self._started and ray.is_initialized():
             ray.shutdown()
+            # ray.init sets RAY_AUTH_MODE in this process's environment; later subprocesses
+            # of the driver should not inherit what only this runner needed
+            if self._auth_mode is None:
+                os.environ.pop(_AUTH_MODE, None)
+            else:
+                os.environ[_AUTH_MODE] = self._auth_mode
         self._started = False
 
     def connect(self) -> None:
@@ -94,6 +127,7 @@ class RayRunner:
             "include_dashboard": False,
             "log_to_driver": False,
             "ignore_reinit_error": True,
+            "logging_level": logging.WARNING,  # the build's own report is the progress output
         }
         if self.runtime_env:
             kwargs["runtime_env"] = self.runtime_env
@@ -102,6 +136,7 @@ class RayRunner:
         else:
             # "local": never join whatever cluster /tmp/ray/ray_current_cluster last named
             kwargs.update(address="local", num_cpus=self.num_cpus)
+        self._auth_mode = os.environ.get(_AUTH_MODE)
         ray.init(**kwargs)
         self._started = True
 
@@ -116,8 +151,13 @@ class RayRunner:
         items = [{"i": i, "batch": pickle.dumps(b, _PICKLE)} for i, b in enumerate(batches)]
         ds = ray.data.from_items(items, override_num_blocks=len(items))  # one task batch a block
         _configure(ds)
-        out = ds.map_batches(
-            _apply, fn_kwargs={"fn": fn}, batch_size=None, batch_format="pyarrow", num_cpus=1
+        out = _with_retry_limit(
+            ds.map_batches,
+            _apply,
+            fn_kwargs={"fn": fn},
+            batch_size=None,
+            batch_format="pyarrow",
+            num_cpus=1,
         )
         pending: dict[int, bytes] = {}
         following = 0
@@ -201,9 +241,8 @@ def lsh_candidates(
     # hash shuffle first starts aggregator actors (measured 1.1-1.4 s against 8-15 s on the BBC
     # corpus's 67k band rows, 2 CPUs)
     ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    pairs = ds.groupby("bucket", num_partitions=buckets).map_groups(
-        _pairs_in_bucket, batch_format="pyarrow"
-    )
+    grouped = ds.groupby("bucket", num_partitions=buckets)
+    pairs = _with_retry_limit(grouped.map_groups, _pairs_in_bucket, batch_format="pyarrow")
     found = [
         np.stack([batch["a"], batch["b"]], axis=1)
         for batch in pairs.iter_batches(batch_size=None, batch_format="numpy")
