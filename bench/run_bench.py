@@ -235,6 +235,9 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
         f"Machine: {r['machine']['cpus']} cores, Python {r['machine']['python']}, "
         f"{r['machine']['platform']}.",
         "",
+        "Load average (1 min) after each run is recorded in the JSON; other work on the machine",
+        "inflates wall times, so compare ratios rather than absolute seconds.",
+        "",
         "## ×1: the BBC corpus",
         "",
         f"{x1['articles']} articles, {x1['words']:,} words (one Latin-1 file rejected with "
