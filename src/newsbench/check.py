@@ -69,7 +69,7 @@ def check_output(folder: Path) -> list[Problem]:
     problems += validate_tables(catalog, tables, reference)
     manifest_path = folder / "build_manifest.json"
     if manifest_path.exists():
-        from newsbench.pipeline import sha256_file
+        from newsbench.write import sha256_file
 
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         for rel, digest in manifest.get("files", {}).items():

@@ -11,7 +11,6 @@ break `load_dataset`.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from newsbench import __version__
 from newsbench.tables import Catalog, Column, Table
+from newsbench.write import sha256_file
 
 FILENAME = "croissant.json"
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
@@ -171,13 +171,6 @@ RAI_STATIC: dict[str, Any] = {
     ),
 }
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _annotation_protocol(manifest: dict[str, Any]) -> list[str]:

@@ -47,33 +47,13 @@ from newsbench.extract.records import (
     Quote,
     as_article_input,
 )
+from newsbench.tables import load_catalog
 
 ORIGIN = "auto"
-ENTITY_COLUMNS = ("entity_id", "name", "type", "aliases", "mentions", "n_articles", "origin")
-QUOTE_COLUMNS = (
-    "quote_id",
-    "article_id",
-    "text",
-    "char_start",
-    "char_end",
-    "speaker",
-    "speaker_entity_id",
-    "cue",
-    "kind",
-    "quote_cluster_id",
-    "origin",
-)
-CLAIM_COLUMNS = (
-    "claim_id",
-    "article_id",
-    "text",
-    "char_start",
-    "char_end",
-    "claimant",
-    "claimant_entity_id",
-    "claim_cluster_id",
-    "origin",
-)
+# Row columns come from the one schema declaration (schema/tables.yaml).
+ENTITY_COLUMNS = tuple(load_catalog()["entities"].column_names)
+QUOTE_COLUMNS = tuple(load_catalog()["quotes"].column_names)
+CLAIM_COLUMNS = tuple(load_catalog()["claims"].column_names)
 # Types a different-but-similar name may be merged across ("White House" ORG ~ FAC).
 _FUZZY_COMPATIBLE = frozenset({frozenset({"ORG", "FAC"})})
 _PERSON_NOT = frozenset({"GPE", "LOC"})  # never the same referent as a person

@@ -7,7 +7,6 @@ and per-article work (read, normalize, extract) is pure so it can run in worker 
 from __future__ import annotations
 
 import functools
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from newsbench.runner import LocalRunner, batched
 from newsbench.stages import ExtractTask, PrepareTask
 from newsbench.tables import Catalog, load_catalog
 from newsbench.validate import validate_tables
+from newsbench.write import sha256_file
 
 Tables = dict[str, list[dict[str, Any]]]
 PREPARE_BATCH = 64
@@ -208,13 +208,6 @@ def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: T
 
 # --- the build ------------------------------------------------------------------------------
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_versions() -> dict[str, str]:

@@ -79,9 +79,9 @@ def rehydrate_tables(
 def rehydrate(dataset: Path, raw: Path, out: Path) -> Path:
     """Write a full-text copy of a reference build to `out` (validated like a build)."""
     from newsbench import write
-    from newsbench.pipeline import sha256_file
     from newsbench.tables import load_catalog
     from newsbench.validate import validate_tables
+    from newsbench.write import sha256_file
 
     tables, problems = read_tables(dataset)
     if problems:
