@@ -27,9 +27,12 @@ Where = Literal["anywhere", "before-body", "body", "trailing"]
 # Line breaks that end a paragraph. Everything else, including other Unicode spaces, is
 # whitespace inside a line.
 _LINE = re.compile(r"[^\r\n\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85]+")
-# Invisible format characters that carry no words: zero-width space and no-break, BOM, bidi
-# embeddings, overrides and isolates. ZWJ/ZWNJ are kept: some scripts and emoji need them.
-_INVISIBLE = re.compile(r"[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+# Characters that carry no words: zero-width space and no-break, BOM, every Unicode
+# Bidi_Control (LRM, RLM, ALM, embeddings, overrides, isolates) and the C1 controls ftfy leaves
+# (it maps only those Windows-1252 defines). ZWJ/ZWNJ are kept: some scripts and emoji need them.
+_INVISIBLE = re.compile(
+    r"[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u0080-\u0084\u0086-\u009f]"
+)
 _FTFY = ftfy.TextFixerConfig(
     uncurl_quotes=False,  # curly quotes are the author's, not an error
     fix_latin_ligatures=False,

@@ -16,6 +16,10 @@ from newsbench.normalize import check_partition, load_rules, normalize
 from newsbench.problems import Problem
 from newsbench.read import RawDocument, Source, read_source
 
+# One news article is a few thousand characters; spaCy refuses texts over 1,000,000 (E088) and
+# needs about 1 GB per 100,000 words, so a longer "article" is a file to split, not to parse.
+MAX_ARTICLE_CHARS = 1_000_000
+
 
 @dataclass(frozen=True)
 class PrepareTask:
@@ -36,6 +40,14 @@ def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, An
             doc.source_file,
             "provenance partition broken: " + "; ".join(broken),
             "report this as a newsbench bug with the file",
+            stage="normalize",
+        )
+    if len(result.text) > MAX_ARTICLE_CHARS:
+        return Problem(
+            doc.source_file,
+            f"article text has {len(result.text):,} characters, over the "
+            f"{MAX_ARTICLE_CHARS:,}-character limit for one article (spaCy's own limit)",
+            "split the file into one file per article",
             stage="normalize",
         )
     if not result.text:
