@@ -168,6 +168,18 @@ def build_command(
             "vX.Y.Z must match it.",
         ),
     ] = __version__,
+    max_shard_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-shard-mb",
+            help="Split a table into "
+            "test-0000k-of-0000n.parquet shards of at most "
+            "about this size.",
+        ),
+    ] = 500.0,
+    row_group_size: Annotated[
+        int, typer.Option("--row-group-size", help="Rows per Parquet row group.")
+    ] = 10_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
 ) -> None:
     """Build the dataset from raw articles: read, clean, annotate, extract, validate, write."""
@@ -192,6 +204,8 @@ def build_command(
         engine=engine.value,
         ray_address=ray_address,
         version=version,
+        max_shard_bytes=int(max_shard_mb * 1024 * 1024),
+        row_group_size=row_group_size,
         cache=None if no_cache else (cache or out.parent / ".newsbench-cache"),
     )
     report = None if quiet or not sys.stderr.isatty() else (lambda m: _err(m))

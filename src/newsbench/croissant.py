@@ -172,7 +172,6 @@ RAI_STATIC: dict[str, Any] = {
 }
 
 
-
 def _annotation_protocol(manifest: dict[str, Any]) -> list[str]:
     """Describe how gold was made, and say so when gold is byte-identical to pass 1."""
     protocol = [
@@ -239,25 +238,37 @@ def _agreement_text(agreement: Any) -> str | None:
 
 def _file_objects(
     folder: Path, catalog: Catalog, manifest: dict[str, Any]
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """One cr:FileObject per Parquet file; also returns table → FileObject @id."""
+) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]]]:
+    """One cr:FileObject per table file (a cr:FileSet for a sharded table); also returns
+    table → (kind, @id)."""
     listed: dict[str, str] = manifest.get("files") or {}
     objects: list[dict[str, Any]] = []
-    by_table: dict[str, str] = {}
+    by_table: dict[str, tuple[str, str]] = {}  # table -> (fileObject | fileSet, @id)
     for name in sorted(catalog.tables):
         files = sorted((folder / "data" / name).glob("*.parquet"))
-        if len(files) != 1:
-            # A cr:Field has one source, so a sharded table needs a cr:FileSet instead.
-            raise ValueError(
-                f"data/{name}: croissant.json needs exactly one Parquet file per table, "
-                f"found {len(files)}"
+        for path in files:
+            rel = path.relative_to(folder).as_posix()
+            if listed and listed.get(rel) != sha256_file(path):
+                # croissant.json must describe the files as built, never a stale manifest.
+                raise ValueError(f"{rel}: sha256 differs from the build manifest (rebuild)")
+        if len(files) > 1:
+            # A sharded table is a cr:FileSet (per-shard sha256s are in build_manifest.json).
+            set_id = f"data/{name}"
+            objects.append(
+                {
+                    "@type": "cr:FileSet",
+                    "@id": set_id,
+                    "name": set_id,
+                    "description": f"The {name} table (split test), {len(files)} shards.",
+                    "encodingFormat": PARQUET,
+                    "includes": f"data/{name}/*.parquet",
+                }
             )
+            by_table[name] = ("fileSet", set_id)
+            continue
         path = files[0]
         rel = path.relative_to(folder).as_posix()
         digest = sha256_file(path)
-        if listed and listed.get(rel) != digest:
-            # croissant.json must describe the files as built, never a stale manifest.
-            raise ValueError(f"{rel}: sha256 differs from the build manifest (rebuild)")
         objects.append(
             {
                 "@type": "cr:FileObject",
@@ -270,7 +281,7 @@ def _file_objects(
                 "sha256": digest,
             }
         )
-        by_table[name] = rel
+        by_table[name] = ("fileObject", rel)
     return objects, by_table
 
 
@@ -283,10 +294,11 @@ def _description(col: Column) -> str:
     return text
 
 
-def _field(table: Table, col: Column, file_id: str) -> dict[str, Any]:
+def _field(table: Table, col: Column, source_file: tuple[str, str]) -> dict[str, Any]:
     """One cr:Field; list columns are arrays, list<struct> columns have a subField per field."""
     field_id = f"{table.name}/{col.name}"
-    source = {"fileObject": {"@id": file_id}, "extract": {"column": col.name}}
+    kind, file_id = source_file
+    source = {kind: {"@id": file_id}, "extract": {"column": col.name}}
     out: dict[str, Any] = {
         "@type": "cr:Field",
         "@id": field_id,
@@ -321,14 +333,14 @@ def _field(table: Table, col: Column, file_id: str) -> dict[str, Any]:
     return out
 
 
-def _record_set(table: Table, file_id: str) -> dict[str, Any]:
+def _record_set(table: Table, source_file: tuple[str, str]) -> dict[str, Any]:
     return {
         "@type": "cr:RecordSet",
         "@id": table.name,
         "name": table.name,
         "description": table.description,
         "key": {"@id": f"{table.name}/{table.primary_key}"},
-        "field": [_field(table, col, file_id) for col in table.columns],
+        "field": [_field(table, col, source_file) for col in table.columns],
     }
 
 

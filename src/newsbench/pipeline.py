@@ -49,6 +49,8 @@ class BuildConfig:
     cache: Path | None = None  # per-article extraction cache; None: no cache
     with_figures: bool = True
     baseline: bool = True  # score the extractors on the gold articles for the card
+    max_shard_bytes: int = 500 * 1024 * 1024
+    row_group_size: int = 10_000
     version: str = __version__  # the release version written into croissant.json and the card
 
 
@@ -209,7 +211,6 @@ def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: T
 # --- the build ------------------------------------------------------------------------------
 
 
-
 def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -332,10 +333,15 @@ def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> Buil
                 published = apply_text_policy(tables, cfg.text_policy)
                 files, arrow_bytes = {}, {}
                 for name in catalog.tables:
-                    path, arrow_bytes[name] = write.write_table(
-                        catalog, name, published[name], stage
+                    paths, arrow_bytes[name] = write.write_table(
+                        catalog,
+                        name,
+                        published[name],
+                        stage,
+                        cfg.max_shard_bytes,
+                        cfg.row_group_size,
                     )
-                    files[path.relative_to(stage).as_posix()] = sha256_file(path)
+                    files.update({p.relative_to(stage).as_posix(): sha256_file(p) for p in paths})
                     checkpoint(f"write:table:{name}")
                 if rejects:
                     write.write_jsonl(stage / "rejects.jsonl", [p.to_json() for p in rejects])

@@ -103,8 +103,11 @@ def rehydrate(dataset: Path, raw: Path, out: Path) -> Path:
                 shutil.copytree(dataset / "figures", stage / "figures")
             manifest = json.loads((dataset / "build_manifest.json").read_text(encoding="utf-8"))
             for name in catalog.tables:
-                path, _ = write.write_table(catalog, name, full[name], stage)
-                manifest["files"][path.relative_to(stage).as_posix()] = sha256_file(path)
+                for stale in (dataset / "data" / name).glob("*.parquet"):
+                    manifest["files"].pop(stale.relative_to(dataset).as_posix(), None)
+                paths, _ = write.write_table(catalog, name, full[name], stage)
+                for path in paths:
+                    manifest["files"][path.relative_to(stage).as_posix()] = sha256_file(path)
             manifest["options"]["text_policy"] = "reference, rehydrated"
             write.write_json(stage / "build_manifest.json", manifest)
             write.publish_dir(stage, out)

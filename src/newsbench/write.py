@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 from newsbench.faults import checkpoint
 from newsbench.tables import Catalog, arrow_schema
 
-ROW_GROUP_SIZE = 10_000
+ROW_GROUP_SIZE = 10_000  # rows; a few MB per group for articles, small enough for the Hub viewer
+MAX_SHARD_BYTES = 500 * 1024 * 1024
 SPLIT = "test"
 
 
@@ -38,32 +39,48 @@ def parquet_path(out: Path, table: str, shard: int = 0, n_shards: int = 1) -> Pa
 
 
 def write_table(
-    catalog: Catalog, name: str, rows: list[dict[str, Any]], out: Path
-) -> tuple[Path, int]:
-    """One table to one Parquet file, sorted by its primary key; returns (path, Arrow bytes).
+    catalog: Catalog,
+    name: str,
+    rows: list[dict[str, Any]],
+    out: Path,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+    row_group_size: int = ROW_GROUP_SIZE,
+) -> tuple[list[Path], int]:
+    """One table, sorted by its primary key, as `test-0000k-of-0000n.parquet` shards of at most
+    about `max_shard_bytes` (Arrow size, an upper bound of the compressed file) in row groups of
+    `row_group_size` rows. Returns (paths, Arrow bytes).
 
-    An empty table is written with no row group at all (a zero-row group breaks readers that
+    An empty table is one file with no row group at all (a zero-row group breaks readers that
     take their batch size from the first row group, as `datasets` does).
     """
     table = catalog[name]
     schema = arrow_schema(table)
     ordered = sorted(rows, key=lambda r: r[table.primary_key])
-    path = parquet_path(out, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n_bytes = 0
-    with pq.ParquetWriter(
-        path,
-        schema,
-        compression="zstd",
-        compression_level=9,
-        use_dictionary=True,
-        write_statistics=True,
-    ) as writer:
-        for start in range(0, len(ordered), ROW_GROUP_SIZE):
-            chunk = pa.Table.from_pylist(ordered[start : start + ROW_GROUP_SIZE], schema=schema)
-            n_bytes += chunk.nbytes
-            writer.write_table(chunk, row_group_size=ROW_GROUP_SIZE)
-    return path, n_bytes
+    shards: list[list[pa.Table]] = [[]]
+    shard_bytes = 0
+    for start in range(0, len(ordered), row_group_size):
+        chunk = pa.Table.from_pylist(ordered[start : start + row_group_size], schema=schema)
+        if shards[-1] and shard_bytes + chunk.nbytes > max_shard_bytes:
+            shards.append([])
+            shard_bytes = 0
+        shards[-1].append(chunk)
+        shard_bytes += chunk.nbytes
+    paths = []
+    for k, groups in enumerate(shards):
+        path = parquet_path(out, name, k, len(shards))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(
+            path,
+            schema,
+            compression="zstd",
+            compression_level=9,
+            use_dictionary=True,
+            write_statistics=True,
+        ) as writer:
+            for chunk in groups:
+                writer.write_table(chunk, row_group_size=row_group_size)
+        paths.append(path)
+    return paths, sum(c.nbytes for groups in shards for c in groups)
 
 
 def sha256_file(path: Path) -> str:
