@@ -218,3 +218,43 @@ def test_every_subcommand_has_help(command: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "--help" in proc.stdout
+
+
+def test_progress_bars_on_a_terminal_and_quiet_in_logs(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "build_dataset.py"),
+            "--raw",
+            str(RAW),
+            "--out",
+            str(tmp_path / "tty"),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    os.close(slave)
+    chunks = []
+    while True:  # read while it runs: a full pty buffer would block the build
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's last writer is gone
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=600) == 0
+    on_tty = b"".join(chunks).decode("utf-8", "replace")
+    assert "read+normalize" in on_tty and "━" in on_tty  # a bar per stage
+    piped = run_build("--raw", str(RAW), "--out", str(tmp_path / "piped"), "--workers", "1")
+    assert "━" not in piped.stderr and piped.stderr == ""
+    assert "stage read+normalize" in piped.stdout  # the summary: time per stage

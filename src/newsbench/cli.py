@@ -208,9 +208,9 @@ def build_command(
         row_group_size=row_group_size,
         cache=None if no_cache else (cache or out.parent / ".newsbench-cache"),
     )
-    report = None if quiet or not sys.stderr.isatty() else (lambda m: _err(m))
+    show_progress = not quiet and sys.stderr.isatty()  # bars on a terminal only, never in logs
     try:
-        result = build(cfg, report=report)
+        result = build(cfg, show_progress=show_progress)
     except BuildFailed as exc:
         _fail(exc)
     except (LockBusy, EngineUnavailable) as exc:

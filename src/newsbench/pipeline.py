@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,9 @@ from newsbench.stages import ExtractTask, PrepareTask
 from newsbench.tables import Catalog, load_catalog
 from newsbench.validate import validate_tables
 from newsbench.write import sha256_file
+
+if TYPE_CHECKING:
+    from newsbench.engines import Runner
 
 Tables = dict[str, list[dict[str, Any]]]
 PREPARE_BATCH = 64
@@ -73,37 +76,86 @@ class BuildResult:
 
 
 class Progress:
-    """Stage timing and optional progress reporting (the CLI passes a rich-backed callback)."""
+    """Stage timing, and rich progress bars on a terminal (never in logs or CI output)."""
 
-    def __init__(self, report: Callable[[str], None] | None = None) -> None:
+    def __init__(self, show: bool = False) -> None:
         self.stages: list[StageStats] = []
-        self.report = report or (lambda _msg: None)
+        self._bars: Any = None
+        self._task: Any = None
+        self._totals: dict[Any, int] = {}
+        if show:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
+            )
+
+            self._bars = RichProgress(
+                TextColumn("{task.description:<16}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
+
+    def __enter__(self) -> Progress:
+        if self._bars is not None:
+            self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bars is not None:
+            self._bars.stop()
 
     @contextmanager
-    def stage(self, name: str, rows_in: int = 0) -> Iterator[StageStats]:
+    def stage(self, name: str, rows_in: int = 0, total: int | None = None) -> Iterator[StageStats]:
         stats = StageStats(name, rows_in=rows_in)
-        self.report(f"{name} …")
+        task, outer = None, self._task  # stages may nest (the card inside the write)
+        if self._bars is not None:
+            task = self._task = self._bars.add_task(name, total=total)
         start = time.perf_counter()
         try:
             yield stats
         finally:
             stats.seconds = round(time.perf_counter() - start, 3)
             self.stages.append(stats)
+            if self._bars is not None:
+                done = self._totals.get(task, total) or 1
+                self._bars.update(task, total=done, completed=done)
+                self._task = outer
+
+    def set_total(self, total: int) -> None:
+        if self._bars is not None and self._task is not None:
+            self._totals[self._task] = total
+            self._bars.update(self._task, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._bars is not None and self._task is not None:
+            self._bars.advance(self._task, n)
 
 
 # --- stages ---------------------------------------------------------------------------------
 
 
 def prepare_stage(
-    cfg: BuildConfig, runner: LocalRunner
+    cfg: BuildConfig, runner: Runner, progress: Progress | None = None
 ) -> tuple[list[dict[str, Any]], list[Any], list[Problem]]:
     """Read, decode, normalize and sign every raw file on the runner's workers."""
     sources, problems = discover(cfg.raw)
+    if progress:
+        progress.set_total(len(sources))
     rules_path = str(cfg.rules) if cfg.rules else None
     tasks = [PrepareTask(i, s, rules_path, cfg.max_file_bytes) for i, s in enumerate(sources)]
     rows: list[dict[str, Any]] = []
     signatures: list[Any] = []
     for results in runner.map_batches(stages.prepare_batch, batched(tasks, PREPARE_BATCH)):
+        if progress:
+            progress.advance(len(results))
         for row, signature in results:
             if isinstance(row, Problem):
                 problems.append(row)
@@ -127,8 +179,9 @@ def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables
 def extract_stage(
     articles: list[dict[str, Any]],
     cfg: BuildConfig,
-    runner: LocalRunner | None = None,
+    runner: Runner | None = None,
     stats: StageStats | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Tables, dict[str, Any]]:
     """Automatic extraction (cached per article, on the workers) and cross-article linking."""
     if not articles:
@@ -145,11 +198,13 @@ def extract_stage(
         for a, hit in zip(articles, found, strict=True)
         if hit is None
     ]
-    fresh = [
-        x
-        for batch in runner.map_batches(stages.extract_batch, batched(todo, EXTRACT_BATCH))
-        for x in batch
-    ]
+    if progress:
+        progress.set_total(len(todo))
+    fresh = []
+    for batch in runner.map_batches(stages.extract_batch, batched(todo, EXTRACT_BATCH)):
+        fresh += batch
+        if progress:
+            progress.advance(len(batch))
     by_id = {x.article_id: x for x in fresh}
     for i, (a, k) in enumerate(zip(articles, keys, strict=True)):
         if found[i] is None:
@@ -179,7 +234,7 @@ def baseline_scores(
     gold_ids: set[str],
     gold_rows: Tables,
     cfg: BuildConfig,
-    runner: LocalRunner | None = None,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
     """The automatic extractors run on the gold articles and scored against the gold.
 
@@ -251,16 +306,12 @@ def make_runner(cfg: BuildConfig) -> Runner:
     return make_engine_runner(cfg.engine, cfg.workers, cfg.ray_address)
 
 
-if TYPE_CHECKING:
-    from newsbench.engines import Runner
-
-
 def _build_tables(
-    cfg: BuildConfig, progress: Progress, runner: LocalRunner
+    cfg: BuildConfig, progress: Progress, runner: Runner
 ) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
     catalog = load_catalog()
     with progress.stage("read+normalize") as st:
-        articles, signatures, problems = prepare_stage(cfg, runner)
+        articles, signatures, problems = prepare_stage(cfg, runner, progress)
         st.rows_out = len(articles)
         st.notes["rejected"] = len(problems)
     checkpoint("prepare:done")
@@ -287,7 +338,7 @@ def _build_tables(
     checkpoint("annotations:done")
     todo = [a for a in articles if a["article_id"] not in gold_ids]
     with progress.stage("extract+link", len(todo)) as st:
-        auto_rows, model = extract_stage(todo, cfg, runner, st)
+        auto_rows, model = extract_stage(todo, cfg, runner, st, progress)
         st.rows_out = sum(len(v) for v in auto_rows.values())
     checkpoint("extract:done")
     tables = merge_tables(articles, gold_rows, auto_rows)
@@ -315,11 +366,15 @@ def _build_tables(
     return tables, file_problems, info, progress
 
 
-def build(cfg: BuildConfig, report: Callable[[str], None] | None = None) -> BuildResult:
+def build(cfg: BuildConfig, show_progress: bool = False) -> BuildResult:
     """Build the dataset folder atomically. Raises BuildFailed (nothing written) on bad input."""
+    with Progress(show_progress) as progress:
+        return _build(cfg, progress)
+
+
+def _build(cfg: BuildConfig, progress: Progress) -> BuildResult:
     from newsbench import card, croissant, figures, write
 
-    progress = Progress(report)
     with write.output_lock(cfg.out, cfg.lock_timeout):
         checkpoint("lock:acquired")
         write.clean_stale(cfg.out)
