@@ -158,7 +158,16 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/newsbench-bench"))
     ap.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--json", type=Path, default=None, help="also write raw figures as JSON")
+    ap.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="only rewrite the report from figures saved with --json",
+    )
     args = ap.parse_args()
+    if args.from_json:
+        write_report(args, json.loads(args.from_json.read_text()))
+        return
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     cache = work / "cache"
@@ -314,7 +323,31 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
             f"uncached ×10 build (10 × the ×1 build): **{inc / (t2 * 10):.1%}** of a full "
             "build (target < 10%).",
         ]
+    lines += ["", "## What limits them", "", LIMITS]
     args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+LIMITS = """- **Build / nlp.pipe ratio.** On top of spaCy's parse the build runs the rule-based
+  quote, claim and entity extraction in Python over every token, the cross-article linking,
+  MinHash and validation. Extraction code is the largest part of the gap; linking and
+  writing are seconds.
+- **Speedup of 2 workers.** Only the per-article stages run on the pool. Reading the results
+  back, near-duplicate detection, linking, validation and writing run in the main process
+  (Amdahl), each worker loads its own spaCy model, and with 2 cores the main process competes
+  with the workers.
+- **Memory.** Every table is held in memory until it is written, and the cross-article stages
+  take all extraction records at once, so peak RSS grows with the corpus (×50 is several times
+  ×1): the memory target is not met. The next step is to spill per-article results to Arrow IPC
+  files as workers finish, link from compact per-article features (canonical keys, MinHash,
+  claim features) partitioned by story or LSH band, and stream the final tables into
+  `pq.ParquetWriter` shard by shard (FIELD_NOTES: 194 MiB against 1.5 GiB for 200k rows).
+- **Incremental rebuild.** The cache skips spaCy and extraction for unchanged articles, but
+  every file is still read, cleaned and signed, and linking, validation and writing rerun over
+  the whole corpus, so a rebuild after adding one article costs about as much as a cached full
+  build; it is well under a tenth of an uncached build because spaCy dominates that.
+- **Scale-ups.** The ×10 and ×50 corpora repeat the BBC texts (distinct ids, boilerplate
+  perturbations), so the extraction cache serves them and near-duplicate detection finds every
+  copy: they measure the stages other than spaCy, whose cost per word is constant."""
 
 
 if __name__ == "__main__":
