@@ -259,3 +259,10 @@ def test_boilerplate_inserted_anywhere_keeps_the_partition(paragraphs, inserts, 
     kept_ranges = [(s.start, s.end) for s in result.kept]
     for s in result.removed:  # no removed character is inside a kept span
         assert all(s.end <= a or b <= s.start for a, b in kept_ranges)
+
+
+def test_windows_1252_quote_marks_at_a_line_edge_are_restored_not_trimmed() -> None:
+    raw = "Title\n\n\x93Hello\x94 he said.\n"  # cp1252 quotes mis-decoded as C1 controls
+    result = normalize(raw)
+    assert result.text == "“Hello” he said."
+    assert check_partition(raw, result) == []

@@ -33,6 +33,9 @@ _LINE = re.compile(r"[^\r\n\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85]+")
 _INVISIBLE = re.compile(
     r"[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u0080-\u0084\u0086-\u009f]"
 )
+# At the edges of a raw line only the format characters are trimmed: a C1 code point there may
+# be a Windows-1252 quote mark that ftfy restores, so it stays inside the kept span.
+_FORMAT = re.compile(r"[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _FTFY = ftfy.TextFixerConfig(
     uncurl_quotes=False,  # curly quotes are the author's, not an error
     fix_latin_ligatures=False,
@@ -148,9 +151,9 @@ def _content_lines(raw: str) -> list[_Line]:
     lines = []
     for m in _LINE.finditer(raw):
         s, e = m.start(), m.end()
-        while s < e and (raw[s].isspace() or _INVISIBLE.match(raw[s])):
+        while s < e and (raw[s].isspace() or _FORMAT.match(raw[s])):
             s += 1
-        while e > s and (raw[e - 1].isspace() or _INVISIBLE.match(raw[e - 1])):
+        while e > s and (raw[e - 1].isspace() or _FORMAT.match(raw[e - 1])):
             e -= 1
         if s == e:
             continue
