@@ -316,3 +316,9 @@ def test_model_info_for_the_manifest(nlp: Language) -> None:
     assert info["name"].startswith("en_core_web_sm")
     assert info["version"] and info["spacy"]
     assert "parser" in info["components"] and "ner" in info["components"]
+
+
+def test_model_description_without_loading_matches_the_loaded_pipeline(nlp: Language) -> None:
+    from newsbench.extract import describe_model, model_info
+
+    assert describe_model(None) == model_info(nlp)

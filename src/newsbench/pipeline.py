@@ -223,10 +223,10 @@ def extract_stage(
 
 @functools.cache
 def model_description(model: str | None) -> dict[str, Any]:
-    """Name and version of the spaCy pipeline (loaded in this process only to describe it)."""
+    """Name, version and components of the spaCy pipeline, without loading it here."""
     from newsbench import extract
 
-    return extract.model_info(stages.load_nlp(model))
+    return extract.describe_model(model)
 
 
 def baseline_scores(
@@ -269,9 +269,8 @@ def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: T
 def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {}
+    out = {"newsbench": __version__}  # the same from a checkout as from an installed package
     for name in (
-        "newsbench",
         "datasets",
         "pyarrow",
         "pandas",

@@ -22,7 +22,7 @@ from spacy.tokens import Doc
 from newsbench.extract.claims import extract_claims
 from newsbench.extract.entities import extract_mentions
 from newsbench.extract.names import load_alias_table
-from newsbench.extract.nlp import load_nlp, model_info
+from newsbench.extract.nlp import describe_model, load_nlp, model_info
 from newsbench.extract.quotes import extract_quotes
 from newsbench.extract.records import (
     ArticleExtraction,
@@ -41,6 +41,7 @@ __all__ = [
     "Claim",
     "Mention",
     "Quote",
+    "describe_model",
     "extract_article",
     "link",
     "load_nlp",

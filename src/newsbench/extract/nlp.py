@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import spacy
@@ -80,4 +81,28 @@ def model_info(nlp: Language) -> dict[str, Any]:
         "version": meta.get("version"),
         "spacy": spacy.__version__,
         "components": list(nlp.pipe_names),
+    }
+
+
+def describe_model(model: str | None = None) -> dict[str, Any]:
+    """`model_info` of the pipeline `load_nlp(model)` would build, read from the installed
+    package's meta.json without loading its weights (the build's main process only needs the
+    description; the workers load the model). Falls back to loading for a model given by path.
+    """
+    name = model or default_model()
+    meta_path = None
+    if spacy.util.is_package(name):
+        meta_path = Path(str(spacy.util.get_package_path(name))) / "meta.json"
+    if meta_path is None or not meta_path.is_file():
+        return model_info(load_nlp(name))
+    meta = spacy.util.load_meta(meta_path)
+    components = [c for c in meta.get("pipeline", []) if c in NEEDED_COMPONENTS]
+    if "parser" in components:
+        components.insert(components.index("parser"), PARAGRAPH_COMPONENT)
+    lang, short = meta.get("lang", ""), meta.get("name", "")
+    return {
+        "name": f"{lang}_{short}" if lang and short else short,
+        "version": meta.get("version"),
+        "spacy": spacy.__version__,
+        "components": components,
     }
