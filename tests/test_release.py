@@ -17,6 +17,14 @@ from newsbench.tables import TABLE_NAMES, features_yaml, load_catalog
 from conftest import RAW, ROOT, run_build
 from test_build import tree_hashes
 
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `newsbench` command line, run from the repository as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsbench.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
 SECTIONS = [
     "## Dataset summary",
     "## Supported tasks and leaderboard",
@@ -113,31 +121,9 @@ def test_reference_build_has_no_text_and_rehydrates_to_the_full_build(
 
         table = pq.read_table(path)
         assert sentence not in str(table.to_pylist()).encode()
-    assert (
-        subprocess.run(
-            [sys.executable, "-m", "newsbench.cli", "validate", str(ref)],
-            capture_output=True,
-            text=True,
-        ).returncode
-        == 0
-    )
+    assert cli("validate", str(ref)).returncode == 0
     full = tmp_path / "full"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "newsbench.cli",
-            "rehydrate",
-            "--dataset",
-            str(ref),
-            "--raw",
-            str(RAW),
-            "--out",
-            str(full),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("rehydrate", "--dataset", str(ref), "--raw", str(RAW), "--out", str(full))
     assert proc.returncode == 0, proc.stderr
     built_hashes, full_hashes = tree_hashes(built), tree_hashes(full)
     for name in TABLE_NAMES:
@@ -152,21 +138,8 @@ def test_rehydrate_refuses_modified_raw_files(tmp_path: Path, raw_copy: Path) ->
         == 0
     )
     (raw_copy / "000_e5de351659e7d52d.txt").write_text("edited", encoding="utf-8")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "newsbench.cli",
-            "rehydrate",
-            "--dataset",
-            str(ref),
-            "--raw",
-            str(raw_copy),
-            "--out",
-            str(tmp_path / "full"),
-        ],
-        capture_output=True,
-        text=True,
+    proc = cli(
+        "rehydrate", "--dataset", str(ref), "--raw", str(raw_copy), "--out", str(tmp_path / "full")
     )
     assert proc.returncode == 1
     assert "000_e5de351659e7d52d.txt" in proc.stderr and "sha256" in proc.stderr
@@ -174,11 +147,7 @@ def test_rehydrate_refuses_modified_raw_files(tmp_path: Path, raw_copy: Path) ->
 
 
 def test_inspect_shows_counts_samples_and_warnings(built: Path, tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "newsbench.cli", "inspect", str(built)],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("inspect", str(built))
     assert proc.returncode == 0, proc.stderr
     for name in TABLE_NAMES:
         assert re.search(rf"^{name}\s+\d+", proc.stdout, re.M)
@@ -189,22 +158,13 @@ def test_inspect_shows_counts_samples_and_warnings(built: Path, tmp_path: Path) 
     (copy / "README.md").write_text(
         (copy / "README.md").read_text().replace("num_examples: 5", "num_examples: 6")
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "newsbench.cli", "inspect", str(copy)],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("inspect", str(copy))
     assert "card declares 6 rows" in proc.stdout
 
 
 def test_newsbench_build_is_the_same_as_build_dataset(built: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    proc = subprocess.run(
-        [sys.executable, "-m", "newsbench.cli", "build", "--raw", str(RAW), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    proc = cli("build", "--raw", str(RAW), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert tree_hashes(out) == tree_hashes(built)
 
@@ -213,9 +173,7 @@ def test_newsbench_build_is_the_same_as_build_dataset(built: Path, tmp_path: Pat
     "command", ["build", "validate", "evaluate", "inspect", "publish", "rehydrate"]
 )
 def test_every_subcommand_has_help(command: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "newsbench.cli", command, "--help"], capture_output=True, text=True
-    )
+    proc = cli(command, "--help")
     assert proc.returncode == 0, proc.stderr
     assert "--help" in proc.stdout
 
