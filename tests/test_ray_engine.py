@@ -110,12 +110,12 @@ def test_prepare_batch_on_ray_equals_local(runner: RayRunner) -> None:
     assert [len(b) for b in on_ray] == [len(b) for b in batches]
     flat_ray = [x for b in on_ray for x in b]
     flat_local = [x for b in local for x in b]
-    rows = [row for row, _ in flat_ray]
+    rows = [row for row, _, _ in flat_ray]
     assert all(isinstance(row, dict) for row in rows)  # the seeds are clean: no Problem
     assert [row["article_id"] for row in rows if isinstance(row, dict)] == [
         t.source.article_id for t in tasks
     ]
-    for (row_r, sig_r), (row_l, sig_l) in zip(flat_ray, flat_local, strict=True):
+    for (row_r, sig_r, _), (row_l, sig_l, _) in zip(flat_ray, flat_local, strict=True):
         assert row_r == row_l
         assert np.array_equal(sig_r, sig_l)
 

@@ -1,11 +1,18 @@
-"""Incremental rebuilds: per-article extraction results cached by content and pipeline version.
+"""Incremental rebuilds: per-article results cached by content and pipeline version.
 
-The key covers everything the per-article extraction reads besides the article id (the outlet,
-which becomes the claimant of unattributed claims, and the text) and a fingerprint of what
-computes it (the extractor source files, the alias table, the spaCy model name and version).
-Change any of them and the entry is simply not found. The article id only labels the records,
-so an entry is re-labelled on the way out: an identical syndicated copy under another id (a
-wire story in several outlets' feeds) is extracted once. Cross-article stages always run.
+Two per-article stages are cached, each in its own subfolder of the cache folder:
+
+- `prepare/`: the articles row and MinHash signature of one raw file, keyed by the raw bytes'
+  sha256, the file's id, path, encoding and manifest metadata, and a fingerprint of the reader,
+  the normalizer, its rules and the signer. An unchanged raw file is read and hashed, never
+  cleaned or signed again.
+- `extract/`: an article's ArticleExtraction, keyed by its outlet (the claimant of unattributed
+  claims) and cleaned text, and a fingerprint of the extractor source files, the alias table and
+  the spaCy model name and version. The article id only labels the records, so an entry is
+  re-labelled on the way out: an identical syndicated copy under another id (a wire story in
+  several outlets' feeds) is extracted once.
+
+Change any input of a key and the entry is simply not found. Cross-article stages always run.
 Entries are written atomically, so a killed build never leaves a torn one.
 """
 
@@ -16,30 +23,46 @@ import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+EXTRACT_FORMAT = 2  # 2: the article id is stored as a placeholder (see put_relabelled)
+PREPARE_CODE = ("read.py", "normalize.py", "stages.py", "dedup.py", "problems.py")
+
+
+def _hash_package_files(h: Any, rels: Iterable[str]) -> None:
+    package = resources.files("newsbench")
+    for rel in sorted(rels):
+        item = package / rel
+        if item.is_file():
+            h.update(rel.encode())
+            h.update(item.read_bytes())
 
 
 def extractor_fingerprint(model: dict[str, Any]) -> str:
     """Hash of the extractor code, its data files and the model."""
     h = hashlib.sha256()
-    package = resources.files("newsbench")
-    for rel in sorted(
+    extract_dir = resources.files("newsbench") / "extract"
+    _hash_package_files(
+        h,
         [
             "data/aliases.yaml",
-            *(
-                f"extract/{p.name}"
-                for p in (package / "extract").iterdir()
-                if p.name.endswith(".py")
-            ),
-        ]
-    ):
-        item = package / rel
-        if item.is_file():
-            h.update(rel.encode())
-            h.update(item.read_bytes())
+            *(f"extract/{p.name}" for p in extract_dir.iterdir() if p.name.endswith(".py")),
+        ],
+    )
     h.update(repr(sorted(model.items())).encode())
+    h.update(f"format {EXTRACT_FORMAT}".encode())
+    return h.hexdigest()
+
+
+def prepare_fingerprint(rules_path: Path) -> str:
+    """Hash of the reader, normalizer and signer code and of the normalization rules."""
+    h = hashlib.sha256()
+    _hash_package_files(h, PREPARE_CODE)
+    h.update(b"rules\x1f")
+    h.update(rules_path.read_bytes())
     return h.hexdigest()
 
 
@@ -59,8 +82,8 @@ def relabel(value: Any, article_id: str) -> Any:
     return value
 
 
-class ExtractionCache:
-    """A folder of pickled ArticleExtraction records, fanned out by key prefix."""
+class ResultCache:
+    """A folder of pickled per-article results, fanned out by key prefix."""
 
     def __init__(self, folder: Path | None, fingerprint: str) -> None:
         self.folder = folder
@@ -68,10 +91,10 @@ class ExtractionCache:
         self.hits = 0
         self.misses = 0
 
-    def key(self, outlet: str | None, text: str) -> str:
+    def key(self, *parts: str | None) -> str:
         h = hashlib.sha256()
-        for part in (self.fingerprint, outlet or "", text):
-            h.update(part.encode("utf-8"))
+        for part in (self.fingerprint, *parts):
+            h.update((part or "").encode("utf-8"))
             h.update(b"\x1f")
         return h.hexdigest()
 
@@ -79,25 +102,80 @@ class ExtractionCache:
         assert self.folder is not None
         return self.folder / key[:2] / f"{key}.pkl"
 
-    def get(self, key: str, article_id: str) -> Any | None:
+    def load(self, key: str) -> Any | None:
         if self.folder is None:
             self.misses += 1
             return None
         try:
             with open(self._path(key), "rb") as fh:
                 value = pickle.load(fh)  # the build's own local cache, never downloaded
-        except (OSError, EOFError, pickle.UnpicklingError):
+        except OSError:
             self.misses += 1
             return None
+        except Exception:  # a damaged entry is a miss, removed so that it is written again
+            self._discard(key)
+            return None
         self.hits += 1
-        return relabel(value, article_id)
+        return value
 
-    def put(self, key: str, value: Any) -> None:
+    def _discard(self, key: str) -> None:
+        self.misses += 1
+        self._path(key).unlink(missing_ok=True)
+
+    def get(self, key: str, article_id: str) -> Any | None:
+        """An extraction entry (stored by `put_relabelled`), labelled with the asking article."""
+        if self.folder is None:
+            self.misses += 1
+            return None
+        try:
+            with open(self._path(key), "rb") as fh:
+                value = _Relabeller(fh, article_id).load()
+        except OSError:
+            self.misses += 1
+            return None
+        except Exception:
+            self._discard(key)
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, key: str, value: Any, pickler: type[pickle.Pickler] = pickle.Pickler) -> None:
         if self.folder is None:
             return
         path = self._path(key)
+        if path.exists():  # same key, same value: another copy of the same text wrote it
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
         os.replace(tmp, path)
+
+    def put_relabelled(self, key: str, value: Any, article_id: str) -> None:
+        """Store an extraction with its article id as a placeholder, filled in by `get`.
+
+        Relabelling on load is then free (the unpickler substitutes the id) instead of a
+        rebuild of every record, which cost more than the load itself.
+        """
+        if self.folder is not None and not self._path(key).exists():
+            self.put(key, relabel(value, _ARTICLE_ID), _PlaceholderPickler)
+
+
+# The placeholder article id in stored extractions (NUL never survives normalization).
+_ARTICLE_ID = "\x00newsbench:article_id\x00"
+
+
+class _Relabeller(pickle.Unpickler):
+    def __init__(self, fh: Any, article_id: str) -> None:
+        super().__init__(fh)
+        self.article_id = article_id
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid == "article_id":
+            return self.article_id
+        raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+
+
+class _PlaceholderPickler(pickle.Pickler):
+    def persistent_id(self, obj: Any) -> str | None:
+        return "article_id" if type(obj) is str and obj == _ARTICLE_ID else None

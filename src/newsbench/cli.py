@@ -222,6 +222,7 @@ def build_command(
     for st in result.stages:
         typer.echo(
             f"  stage {st.name:<13} {st.seconds:>8.2f} s  in {st.rows_in:>7}  out {st.rows_out:>7}"
+            f"  peak RSS {st.peak_rss_mib:>7.0f} MiB"
         )
     if result.rejects:
         typer.echo(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 NUM_PERM = 128
 SHINGLE = 5
@@ -39,7 +39,8 @@ def near_duplicates(
     hashes = {}
     out: dict[str, str] = {}
     for article_id, values in sorted(zip(ids, signatures, strict=True)):
-        m = MinHash(num_perm=NUM_PERM, seed=SEED, hashvalues=values, scheme=SCHEME)
+        # LeanMinHash: a stored signature, without regenerating the permutations per article
+        m = LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)
         candidates = sorted(c for c in lsh.query(m) if hashes[c].jaccard(m) >= threshold)
         if candidates:
             first = candidates[0]

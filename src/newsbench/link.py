@@ -427,6 +427,8 @@ def quote_words(text: str) -> str:
 
 def quote_similarity(a: str, b: str) -> float:
     """0-100: how surely two quote texts are the same remark (a trimmed version counts)."""
+    if a == b:  # syndicated copies: the common case at scale, and the cheapest
+        return 100.0 if a else 0.0
     short, long = sorted((a, b), key=lambda t: (len(t), t))
     if not short:
         return 0.0
@@ -453,6 +455,8 @@ def _quote_clusters(
             uf.union(first, i)
     for block in _blocks(quotes, story_of):
         for a, b in _candidate_pairs(block, tokens):
+            if uf.find(a) == uf.find(b):
+                continue  # already one remark: the comparison cannot change anything
             sa, sb = speakers[a], speakers[b]
             short = min(len(words[a].split()), len(words[b].split()))
             if short <= QUOTE_SHORT_WORDS and (sa is None or sa != sb):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from newsbench import __version__, stages
 from newsbench import annotations as gold
-from newsbench.cache import ExtractionCache, extractor_fingerprint
+from newsbench.cache import ResultCache, extractor_fingerprint, prepare_fingerprint
 from newsbench.dedup import near_duplicates
 from newsbench.faults import checkpoint
 from newsbench.problems import BuildFailed, Problem
@@ -63,7 +63,17 @@ class StageStats:
     seconds: float = 0.0
     rows_in: int = 0
     rows_out: int = 0
+    peak_rss_mib: float = 0.0  # the build process's peak resident memory at the stage's end
     notes: dict[str, Any] = field(default_factory=dict)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (workers are measured by bench/)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 @dataclass
@@ -123,6 +133,7 @@ class Progress:
             yield stats
         finally:
             stats.seconds = round(time.perf_counter() - start, 3)
+            stats.peak_rss_mib = peak_rss_mib()
             self.stages.append(stats)
             if self._bars is not None:
                 done = self._totals.get(task, total) or 1
@@ -143,25 +154,39 @@ class Progress:
 
 
 def prepare_stage(
-    cfg: BuildConfig, runner: Runner, progress: Progress | None = None
+    cfg: BuildConfig,
+    runner: Runner,
+    progress: Progress | None = None,
+    stats: StageStats | None = None,
 ) -> tuple[list[dict[str, Any]], list[Any], list[Problem]]:
     """Read, decode, normalize and sign every raw file on the runner's workers."""
     sources, problems = discover(cfg.raw)
     if progress:
         progress.set_total(len(sources))
+    from newsbench.normalize import default_rules_path
+
     rules_path = str(cfg.rules) if cfg.rules else None
-    tasks = [PrepareTask(i, s, rules_path, cfg.max_file_bytes) for i, s in enumerate(sources)]
+    cache_dir = str(cfg.cache / "prepare") if cfg.cache else None
+    fingerprint = prepare_fingerprint(Path(rules_path or default_rules_path()))
+    tasks = [
+        PrepareTask(i, s, rules_path, cfg.max_file_bytes, cache_dir, fingerprint)
+        for i, s in enumerate(sources)
+    ]
     rows: list[dict[str, Any]] = []
     signatures: list[Any] = []
+    hits = misses = 0
     for results in runner.map_batches(stages.prepare_batch, batched(tasks, PREPARE_BATCH)):
         if progress:
             progress.advance(len(results))
-        for row, signature in results:
+        for row, signature, cached in results:
             if isinstance(row, Problem):
                 problems.append(row)
             else:
                 rows.append(row)
                 signatures.append(signature)
+                hits, misses = hits + cached, misses + (not cached)
+    if stats is not None:
+        stats.notes.update(cache_hits=hits, cache_misses=misses)
     return rows, signatures, problems
 
 
@@ -190,7 +215,7 @@ def extract_stage(
 
     runner = runner or LocalRunner(1)
     model = model_description(cfg.model)
-    cache = ExtractionCache(cfg.cache, extractor_fingerprint(model))
+    cache = ResultCache(cfg.cache / "extract" if cfg.cache else None, extractor_fingerprint(model))
     keys = [cache.key(a["outlet"], a["text"]) for a in articles]
     found = [cache.get(k, a["article_id"]) for a, k in zip(articles, keys, strict=True)]
     todo = [
@@ -209,7 +234,7 @@ def extract_stage(
     for i, (a, k) in enumerate(zip(articles, keys, strict=True)):
         if found[i] is None:
             found[i] = by_id[a["article_id"]]
-            cache.put(k, found[i])
+            cache.put_relabelled(k, found[i], a["article_id"])
     extractions = found
     inputs = [
         extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
@@ -310,7 +335,7 @@ def _build_tables(
 ) -> tuple[Tables, list[Problem], dict[str, Any], Progress]:
     catalog = load_catalog()
     with progress.stage("read+normalize") as st:
-        articles, signatures, problems = prepare_stage(cfg, runner, progress)
+        articles, signatures, problems = prepare_stage(cfg, runner, progress, st)
         st.rows_out = len(articles)
         st.notes["rejected"] = len(problems)
     checkpoint("prepare:done")

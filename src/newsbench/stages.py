@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from newsbench.cache import ResultCache
 from newsbench.dedup import minhash_values
 from newsbench.faults import checkpoint
 from newsbench.normalize import check_partition, load_rules, normalize
@@ -29,6 +31,8 @@ class PrepareTask:
     source: Source
     rules_path: str | None
     max_file_bytes: int
+    cache_dir: str | None = None  # the prepare cache (newsbench.cache); None: no cache
+    fingerprint: str = ""  # newsbench.cache.prepare_fingerprint of the code and rules
 
 
 def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, Any] | Problem:
@@ -79,17 +83,45 @@ def article_row(doc: RawDocument, rules_path: str | None = None) -> dict[str, An
     }
 
 
-def prepare_batch(batch: list[PrepareTask]) -> list[tuple[dict[str, Any] | Problem, Any]]:
-    """Read, decode, normalize and sign each file: (row or Problem, MinHash values or None)."""
-    out: list[tuple[dict[str, Any] | Problem, Any]] = []
+def prepare_key(cache: ResultCache, doc: RawDocument) -> str:
+    """Everything an articles row is computed from besides the code and rules (fingerprinted)."""
+    return cache.key(
+        doc.article_id,
+        doc.source_file,
+        doc.encoding,
+        repr(sorted(doc.meta.items())),
+        doc.raw_sha256,
+    )
+
+
+Prepared = tuple[dict[str, Any] | Problem, Any, bool]
+
+
+def prepare_batch(batch: list[PrepareTask]) -> list[Prepared]:
+    """Read, decode, normalize and sign each file: (row or Problem, MinHash values or None,
+    whether it came from the cache).
+
+    An unchanged file (same bytes, id, metadata, code and rules) comes from the prepare cache:
+    it is read and hashed, never cleaned or signed again.
+    """
+    out: list[Prepared] = []
     for task in batch:
         checkpoint(f"prepare:file:{task.index}")
         doc = read_source(task.source, task.max_file_bytes)
         if isinstance(doc, Problem):
-            out.append((doc, None))
+            out.append((doc, None, False))
+            continue
+        cache = ResultCache(Path(task.cache_dir) if task.cache_dir else None, task.fingerprint)
+        key = prepare_key(cache, doc) if task.cache_dir else ""
+        cached = cache.load(key) if task.cache_dir else None
+        if cached is not None:
+            out.append((*cached, True))
             continue
         row = article_row(doc, task.rules_path)
-        out.append((row, None if isinstance(row, Problem) else minhash_values(row["text"])))
+        signature = None if isinstance(row, Problem) else minhash_values(row["text"])
+        if not isinstance(row, Problem):
+            cache.put(key, (row, signature))
+        out.append((row, signature, False))
     return out
 
 
