@@ -351,3 +351,35 @@ def test_offsets_valid_on_a_bbc_sample(nlp: Language) -> None:
     rows = run(articles, nlp, batch_size=8)
     check_rows(rows, articles)
     assert rows["entities"] and rows["claims"]
+
+
+def test_syndicated_copies_cluster_however_many_a_pool_holds(nlp: Language) -> None:
+    """60 copies of one BBC article in a pool without story ids: a pool that large compares
+    through the inverted index, which drops words found in more than MAX_POSTING items, so
+    every word of a copied claim is "too common". Copies are grouped by key before any pairwise
+    work, so each claim and quote of the article is still one cluster across the copies."""
+    from newsbench import link as linking
+    from newsbench.cache import relabel
+    from newsbench.extract import extract_article
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    text = (BBC / "business" / "020.txt").read_text(encoding="utf-8")  # 14 claims, 13 quotes
+    one = extract_article(ArticleInput("copy00", text), nlp(text))
+    copies = 60
+    inputs = [ArticleInput(f"copy{k:02d}", text) for k in range(copies)]
+    extractions = [relabel(one, a.article_id) for a in inputs]
+    assert copies > linking.MAX_POSTING
+    for items in (one.claims, one.quotes):  # both pools take the inverted-index path
+        assert len(items) * copies > linking.BLOCK_ALL_PAIRS
+    rows = link(extractions, inputs)
+    for table, cluster in (("claims", "claim_cluster_id"), ("quotes", "quote_cluster_id")):
+        by_offset: dict[tuple[int, int], set[str]] = {}
+        for row in rows[table]:
+            fragment = len(quote_words(row["text"]).split()) <= linking.QUOTE_SHORT_WORDS
+            if table == "quotes" and fragment and row["speaker_entity_id"] is None:
+                continue  # by rule, an unattributed two-word fragment joins nothing
+            by_offset.setdefault((row["char_start"], row["char_end"]), set()).add(row[cluster])
+        assert len(by_offset) > 10, table
+        for offsets, clusters in by_offset.items():
+            assert len(clusters) == 1, (table, offsets, len(clusters))

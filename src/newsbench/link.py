@@ -30,7 +30,7 @@ import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -352,17 +352,45 @@ def _candidate_pairs(block: list[int], tokens: Sequence[set[str]]) -> list[tuple
     return sorted(pairs)
 
 
-def _average_link(n: int, edges: Mapping[tuple[int, int], float], threshold: float) -> list[int]:
+def _identical(block: list[int], key_of: Callable[[int], Hashable | None]) -> dict[int, list[int]]:
+    """Items of a block grouped by an exact comparison key: representative -> members.
+
+    The reduce-by-key before any pairwise work: syndicated copies and repeated remarks compare
+    equal to each other and alike to everything else, so only one of them is compared, however
+    many copies a large corpus holds (an inverted index alone would drop their words as too
+    common). An item whose key is None is a group of its own.
+    """
+    groups: dict[int, list[int]] = {}
+    first: dict[Hashable, int] = {}
+    for i in block:
+        key = key_of(i)
+        rep = i if key is None else first.setdefault(key, i)
+        groups.setdefault(rep, []).append(i)
+    return groups
+
+
+def _average_link(
+    n: int,
+    edges: Mapping[tuple[int, int], float],
+    threshold: float,
+    sizes: Sequence[int] | None = None,
+) -> list[int]:
     """Average-link clustering over a sparse similarity graph (a missing edge counts as 0).
 
-    Returns a label per item: the smallest item index of its cluster.
+    Items may start as groups (`sizes`, default 1 each); an edge then holds the sum of the
+    similarities between the two groups' members. Returns a label per item: the smallest item
+    index of its cluster.
     """
-    size = {i: 1 for i in range(n)}
+    size = {i: (sizes[i] if sizes is not None else 1) for i in range(n)}
     weight: dict[int, dict[int, float]] = defaultdict(dict)
     for (a, b), sim in edges.items():
         weight[a][b] = weight[a].get(b, 0.0) + sim
         weight[b][a] = weight[b].get(a, 0.0) + sim
-    heap = [(-sim, a, b) for (a, b), sim in sorted(edges.items()) if sim >= threshold]
+    heap = [
+        (-avg, a, b)
+        for (a, b), total in sorted(edges.items())
+        if (avg := total / (size[a] * size[b])) >= threshold
+    ]
     heapq.heapify(heap)
     merged_into: dict[int, int] = {}
     while heap:
@@ -453,8 +481,19 @@ def _quote_clusters(
         if q.attribution is not None:
             first = same_attribution.setdefault((q.article_id, q.attribution), i)
             uf.union(first, i)
+
+    def same_remark_key(i: int) -> Hashable | None:
+        """Equal words join when comparing them would: not a short fragment without speaker."""
+        if not words[i] or (len(words[i].split()) <= QUOTE_SHORT_WORDS and speakers[i] is None):
+            return None
+        return (words[i], speakers[i])
+
     for block in _blocks(quotes, story_of):
-        for a, b in _candidate_pairs(block, tokens):
+        groups = _identical(block, same_remark_key)
+        for rep, members in groups.items():
+            for other in members[1:]:
+                uf.union(rep, other)
+        for a, b in _candidate_pairs(list(groups), tokens):
             if uf.find(a) == uf.find(b):
                 continue  # already one remark: the comparison cannot change anything
             sa, sb = speakers[a], speakers[b]
@@ -496,15 +535,24 @@ def _claim_clusters(
     row_ids: Sequence[str],
 ) -> list[str]:
     labels: list[int] = list(range(len(claims)))
+
+    def same_claim_key(i: int) -> Hashable | None:
+        """Equal features and numbers: similarity 1 with each other, equal to everything else."""
+        if len(features[i]) < CLAIM_MIN_SHARED:
+            return None  # no edge even between equal copies
+        return (frozenset(features[i]), frozenset(claims[i].numbers))
+
     for block in _blocks(claims, story_of):
         df: Counter[str] = Counter()
         for i in block:
             df.update(features[i])
         n = len(block)
         idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
-        local = {item: k for k, item in enumerate(block)}
+        groups = _identical(block, same_claim_key)
+        reps = list(groups)
+        local = {item: k for k, item in enumerate(reps)}
         edges: dict[tuple[int, int], float] = {}
-        for a, b in _candidate_pairs(block, features):
+        for a, b in _candidate_pairs(reps, features):
             if not _numbers_agree(claims[a].numbers, claims[b].numbers):
                 continue
             shared = features[a] & features[b]
@@ -514,10 +562,12 @@ def _claim_clusters(
             sim = sum(idf[t] for t in shared) / sum(idf[t] for t in union)
             if bool(claims[a].numbers) != bool(claims[b].numbers):
                 sim *= CLAIM_NUMBER_ONE_SIDED  # a number only one side states: maybe a new fact
-            if sim > 0:
-                edges[(local[a], local[b])] = sim
-        for k, lab in enumerate(_average_link(n, edges, CLAIM_MIN)):
-            labels[block[k]] = block[lab]
+            if sim > 0:  # the sum over all member pairs of the two groups
+                edges[(local[a], local[b])] = sim * len(groups[a]) * len(groups[b])
+        sizes = [len(groups[r]) for r in reps]
+        for k, lab in enumerate(_average_link(len(reps), edges, CLAIM_MIN, sizes)):
+            for member in groups[reps[k]]:
+                labels[member] = reps[lab]
     return _cluster_ids("cc", row_ids, labels)
 
 
