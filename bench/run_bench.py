@@ -81,9 +81,12 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err[-3000:]}")
     stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"stage (\S+)\s+([\d.]+) s", out)}
+    driver = [float(m.group(1)) for m in re.finditer(r"peak RSS\s+([\d.]+) MiB", out)]
     return {
         "seconds": round(seconds, 2),
         "peak_mib": round(peak[0] / 1024, 1),
+        "driver_peak_mib": max(driver, default=None),  # the build process alone
+        "load_1min": round(os.getloadavg()[0], 2),
         "stages": stages,
         "stdout": out,
     }
@@ -292,9 +295,9 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
             "measure reading, cleaning, near-duplicate detection, linking, validation and",
             "writing at scale, not spaCy (whose cost is linear and measured at ×1).",
             "",
-            "| scale | files | seconds | peak RSS (MiB) | read+normalize | near-duplicates "
-            "| extract+link | validate | write |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| scale | files | seconds | peak RSS, tree (MiB) | peak RSS, build process (MiB) "
+            "| read+normalize | near-duplicates | extract+link | validate | write |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         base = x1["cache_warm_build"]
         for k in ["x1", *scales]:
@@ -303,7 +306,8 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
             st = res["stages"]
             lines.append(
                 f"| {k} | {n} | {res['seconds']} | {res['peak_mib']} "
-                f"| {st.get('read+normalize', '')} | {st.get('near-duplicates', '')} "
+                f"| {res.get('driver_peak_mib', '')} | {st.get('read+normalize', '')} "
+                f"| {st.get('near-duplicates', '')} "
                 f"| {st.get('extract+link', '')} | {st.get('validate', '')} "
                 f"| {st.get('write', '')} |"
             )
