@@ -166,7 +166,8 @@ def prepare_stage(
     from newsbench.normalize import default_rules_path
 
     rules_path = str(cfg.rules) if cfg.rules else None
-    cache_dir = str(cfg.cache / "prepare") if cfg.cache else None
+    # absolute: workers (local or on Ray nodes) open it, whatever their working directory
+    cache_dir = str((cfg.cache / "prepare").resolve()) if cfg.cache else None
     fingerprint = prepare_fingerprint(Path(rules_path or default_rules_path()))
     tasks = [
         PrepareTask(i, s, rules_path, cfg.max_file_bytes, cache_dir, fingerprint)
