@@ -23,12 +23,12 @@ import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-EXTRACT_FORMAT = 2  # 2: the article id is stored as a placeholder (see put_relabelled)
+EXTRACT_FORMAT = 2  # 2: the article id is stored as a placeholder (see put_extraction)
 PREPARE_CODE = ("read.py", "normalize.py", "stages.py", "dedup.py", "problems.py")
 
 
@@ -103,38 +103,27 @@ class ResultCache:
         return self.folder / key[:2] / f"{key}.pkl"
 
     def load(self, key: str) -> Any | None:
+        """An entry as stored (the prepare cache), or None."""
+        return self._read(key, pickle.Unpickler)
+
+    def get(self, key: str, article_id: str) -> Any | None:
+        """An extraction entry (stored by `put_extraction`), labelled with the asking article."""
+        return self._read(key, lambda fh: _Relabeller(fh, article_id))
+
+    def _read(self, key: str, unpickler: Callable[[Any], pickle.Unpickler]) -> Any | None:
         if self.folder is None:
             self.misses += 1
             return None
+        path = self._path(key)
         try:
-            with open(self._path(key), "rb") as fh:
-                value = pickle.load(fh)  # the build's own local cache, never downloaded
+            with open(path, "rb") as fh:
+                value = unpickler(fh).load()  # the build's own local cache, never downloaded
         except OSError:
             self.misses += 1
             return None
         except Exception:  # a damaged entry is a miss, removed so that it is written again
-            self._discard(key)
-            return None
-        self.hits += 1
-        return value
-
-    def _discard(self, key: str) -> None:
-        self.misses += 1
-        self._path(key).unlink(missing_ok=True)
-
-    def get(self, key: str, article_id: str) -> Any | None:
-        """An extraction entry (stored by `put_relabelled`), labelled with the asking article."""
-        if self.folder is None:
             self.misses += 1
-            return None
-        try:
-            with open(self._path(key), "rb") as fh:
-                value = _Relabeller(fh, article_id).load()
-        except OSError:
-            self.misses += 1
-            return None
-        except Exception:
-            self._discard(key)
+            path.unlink(missing_ok=True)
             return None
         self.hits += 1
         return value
@@ -151,7 +140,7 @@ class ResultCache:
             pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
         os.replace(tmp, path)
 
-    def put_relabelled(self, key: str, value: Any, article_id: str) -> None:
+    def put_extraction(self, key: str, value: Any) -> None:
         """Store an extraction with its article id as a placeholder, filled in by `get`.
 
         Relabelling on load is then free (the unpickler substitutes the id) instead of a

@@ -235,7 +235,7 @@ def extract_stage(
     for i, (a, k) in enumerate(zip(articles, keys, strict=True)):
         if found[i] is None:
             found[i] = by_id[a["article_id"]]
-            cache.put_relabelled(k, found[i], a["article_id"])
+            cache.put_extraction(k, found[i])
     extractions = found
     inputs = [
         extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
