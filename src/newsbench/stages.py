@@ -105,15 +105,19 @@ def prepare_batch(batch: list[PrepareTask]) -> list[Prepared]:
     it is read and hashed, never cleaned or signed again.
     """
     out: list[Prepared] = []
+    first = batch[0] if batch else None  # one build: every task names the same cache
+    cache = ResultCache(
+        Path(first.cache_dir) if first and first.cache_dir else None,
+        first.fingerprint if first else "",
+    )
     for task in batch:
         checkpoint(f"prepare:file:{task.index}")
         doc = read_source(task.source, task.max_file_bytes)
         if isinstance(doc, Problem):
             out.append((doc, None, False))
             continue
-        cache = ResultCache(Path(task.cache_dir) if task.cache_dir else None, task.fingerprint)
-        key = prepare_key(cache, doc) if task.cache_dir else ""
-        cached = cache.load(key) if task.cache_dir else None
+        key = prepare_key(cache, doc)
+        cached = cache.load(key)
         if cached is not None:
             out.append((*cached, True))
             continue
