@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-EXTRACT_FORMAT = 2  # 2: the article id is stored as a placeholder (see put_extraction)
+EXTRACT_FORMAT = 3  # 2: the article id is a placeholder (see put_extraction); 3: slotted records
 PREPARE_CODE = ("read.py", "normalize.py", "stages.py", "dedup.py", "problems.py")
 
 

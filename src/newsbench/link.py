@@ -30,7 +30,8 @@ import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,12 +239,16 @@ def _entity_rows(
             entity_type = min(votes, key=lambda t: (-votes[t], t))
         name = _canonical_name([(m[0], m[1], m[3]) for m in mentions], entity_type)
         drafts.append((entity_type, name, mentions, nodes))
-    # Ids: distinct entities with one type and name are ranked by their first mention.
-    drafts.sort(key=lambda d: (d[0], d[1], d[2][0]))
+    del mentions_of  # the drafts hold every mention now; at scale each copy is large
+    # Ids: distinct entities with one type and name are ranked by their first mention. The
+    # drafts are taken from the end of a reversed list, so each one's mention tuples are freed
+    # as its mention rows are made (the first mention is unique to its entity: no ties).
+    drafts.sort(key=lambda d: (d[0], d[1], d[2][0]), reverse=True)
     rank: Counter[tuple[str, str]] = Counter()
     entities: list[_Entity] = []
     by_node: dict[NodeKey, _Entity] = {}
-    for entity_type, name, mentions, nodes in drafts:
+    while drafts:
+        entity_type, name, mentions, nodes = drafts.pop()
         rank[(entity_type, name)] += 1
         entity = _Entity(
             entity_id=entity_id(entity_type, name, rank[(entity_type, name)]),
@@ -335,21 +340,31 @@ def _blocks(items: Sequence[Any], story_of: Sequence[str | None]) -> list[list[i
     return [groups[k] for k in sorted(groups)]
 
 
-def _candidate_pairs(block: list[int], tokens: Sequence[set[str]]) -> list[tuple[int, int]]:
-    """All pairs of a small block; in a large one, pairs sharing a word that is not common."""
+def _candidate_pairs(
+    block: list[int], tokens: Sequence[AbstractSet[str]]
+) -> Iterator[tuple[int, int]]:
+    """All pairs of a small block; in a large one, pairs sharing a word that is not common.
+
+    Pairs come in ascending order, one item's partners at a time, so memory holds one item's
+    candidates rather than every pair of the block.
+    """
     if len(block) <= BLOCK_ALL_PAIRS:
-        return [(a, b) for n, a in enumerate(block) for b in block[n + 1 :]]
+        for n, a in enumerate(block):
+            for b in block[n + 1 :]:
+                yield a, b
+        return
     postings: dict[str, list[int]] = defaultdict(list)
-    for i in block:
+    for i in sorted(block):
         for t in tokens[i]:
             postings[t].append(i)
-    pairs: set[tuple[int, int]] = set()
-    for ids in postings.values():
-        if 1 < len(ids) <= MAX_POSTING:
-            for n, a in enumerate(ids):
-                for b in ids[n + 1 :]:
-                    pairs.add((min(a, b), max(a, b)))
-    return sorted(pairs)
+    for a in sorted(block):
+        partners: set[int] = set()
+        for t in tokens[a]:
+            ids = postings[t]
+            if 1 < len(ids) <= MAX_POSTING:
+                partners.update(b for b in ids if b > a)
+        for b in sorted(partners):
+            yield a, b
 
 
 def _identical(block: list[int], key_of: Callable[[int], Hashable | None]) -> dict[int, list[int]]:
@@ -611,19 +626,22 @@ def link(
             speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
             quotes.append(q)
             quote_rows.append(
-                {
-                    "quote_id": qid,
-                    "article_id": q.article_id,
-                    "text": q.text,
-                    "char_start": q.char_start,
-                    "char_end": q.char_end,
-                    "speaker": speaker,
-                    "speaker_entity_id": speaker_id,
-                    "cue": q.cue,
-                    "kind": q.kind,
-                    "quote_cluster_id": None,
-                    "origin": ORIGIN,
-                }
+                _ordered(
+                    {
+                        "quote_id": qid,
+                        "article_id": q.article_id,
+                        "text": q.text,
+                        "char_start": q.char_start,
+                        "char_end": q.char_end,
+                        "speaker": speaker,
+                        "speaker_entity_id": speaker_id,
+                        "cue": q.cue,
+                        "kind": q.kind,
+                        "quote_cluster_id": None,
+                        "origin": ORIGIN,
+                    },
+                    QUOTE_COLUMNS,
+                )
             )
     clusters = _quote_clusters(
         quotes,
@@ -653,17 +671,20 @@ def link(
             }
             features.append(claim_features(c.lemmas, entity_ids))
             claim_rows.append(
-                {
-                    "claim_id": cid,
-                    "article_id": c.article_id,
-                    "text": c.text,
-                    "char_start": c.char_start,
-                    "char_end": c.char_end,
-                    "claimant": claimant if claimant is not None else outlet,
-                    "claimant_entity_id": claimant_id,
-                    "claim_cluster_id": None,
-                    "origin": ORIGIN,
-                }
+                _ordered(
+                    {
+                        "claim_id": cid,
+                        "article_id": c.article_id,
+                        "text": c.text,
+                        "char_start": c.char_start,
+                        "char_end": c.char_end,
+                        "claimant": claimant if claimant is not None else outlet,
+                        "claimant_entity_id": claimant_id,
+                        "claim_cluster_id": None,
+                        "origin": ORIGIN,
+                    },
+                    CLAIM_COLUMNS,
+                )
             )
     clusters = _claim_clusters(
         claims, features, [story[c.article_id] for c in claims], [r["claim_id"] for r in claim_rows]
@@ -688,6 +709,6 @@ def link(
     ]
     return {
         "entities": entity_rows,
-        "quotes": [_ordered(r, QUOTE_COLUMNS) for r in quote_rows],
-        "claims": [_ordered(r, CLAIM_COLUMNS) for r in claim_rows],
+        "quotes": quote_rows,
+        "claims": claim_rows,
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArticleInput:
     """One cleaned article: the text every offset indexes, and what the build knows about it."""
 
@@ -33,7 +33,7 @@ def as_article_input(article: ArticleInput | Mapping[str, Any]) -> ArticleInput:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mention:
     """A named-entity mention; `chain` is the key of its in-article name chain."""
 
@@ -45,7 +45,7 @@ class Mention:
     chain: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chain:
     """One referent within one article: a full name and the short forms that point back to it.
 
@@ -64,7 +64,7 @@ class Chain:
     titles: tuple[str, ...] = ()  # offices written before the name ("information minister")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Quote:
     """A direct, partial or indirect quote; the speaker is a chain key or a description."""
 
@@ -79,7 +79,7 @@ class Quote:
     attribution: int | None = None  # offset of the cue verb: rows of one remark share it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
     """A check-worthy claim, with what the cross-article clustering compares.
 
@@ -98,7 +98,7 @@ class Claim:
     numbers: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArticleExtraction:
     """Everything extracted from one article, before cross-article linking."""
 
