@@ -14,6 +14,7 @@ from newsbench.tables import Catalog, pandera_schema, to_dataframe
 
 Tables = dict[str, list[dict[str, Any]]]
 MAX_PER_CHECK = 50  # report at most this many rows per (table, column, check); count the rest
+CHUNK_ROWS = 50_000  # rows per pandera call: bounds the DataFrame copy of a large table
 
 
 def _problem(table: str, row_id: Any, column: str, message: str) -> Problem:
@@ -22,40 +23,68 @@ def _problem(table: str, row_id: Any, column: str, message: str) -> Problem:
     )
 
 
-def schema_problems(catalog: Catalog, tables: Tables) -> list[Problem]:
-    """pandera validation of each table, lazily: all failures, each with row id and column."""
+def schema_problems(
+    catalog: Catalog, tables: Tables, chunk_rows: int = CHUNK_ROWS
+) -> list[Problem]:
+    """pandera validation of each table, lazily: all failures, each with row id and column.
+
+    A table is checked `chunk_rows` rows at a time, so the DataFrame pandera needs (a copy of
+    every string) stays bounded whatever the table's size; uniqueness across chunks is checked
+    here, with pandera's own check name.
+    """
     import pandera.errors as pe
 
     problems: list[Problem] = []
     for name, table in catalog.tables.items():
         rows = tables.get(name, [])
-        df = to_dataframe(table, rows)
-        try:
-            pandera_schema(table).validate(df, lazy=True)
-        except pe.SchemaErrors as exc:
-            cases = exc.failure_cases
-            counts: Counter[tuple[str, str]] = Counter()
-            for case in cases.itertuples(index=False):
-                column = str(case.column) if case.column is not None else "(table)"
-                check = str(case.check)
-                counts[(column, check)] += 1
-                if counts[(column, check)] > MAX_PER_CHECK:
-                    continue
-                idx = case.index
-                row_id = (
-                    rows[int(idx)].get(table.primary_key)
-                    if idx is not None and str(idx).isdigit() and int(idx) < len(rows)
-                    else "-"
-                )
-                problems.append(
-                    _problem(name, row_id, column, f"fails {check} (value {case.failure_case!r})")
-                )
-            for (column, check), n in counts.items():
-                if n > MAX_PER_CHECK:
-                    problems.append(
-                        _problem(name, "…", column, f"{n - MAX_PER_CHECK} more rows fail {check}")
+        schema = pandera_schema(table)
+        counts: Counter[tuple[str, str]] = Counter()
+        unique = [c.name for c in table.columns if c.unique]
+        seen: dict[str, set[Any]] = {c: set() for c in unique}
+        for start in range(0, max(len(rows), 1), chunk_rows):
+            chunk = rows[start : start + chunk_rows]
+            df = to_dataframe(table, chunk)
+            df.index = range(start, start + len(chunk))
+            try:
+                schema.validate(df, lazy=True)
+            except pe.SchemaErrors as exc:
+                for case in exc.failure_cases.itertuples(index=False):
+                    column = str(case.column) if case.column is not None else "(table)"
+                    idx = case.index
+                    row_id = (
+                        rows[int(idx)].get(table.primary_key)
+                        if idx is not None and str(idx).isdigit() and int(idx) < len(rows)
+                        else "-"
                     )
+                    problems += _counted(
+                        counts, name, row_id, column, str(case.check), case.failure_case
+                    )
+            for column in unique:
+                values = df[column].tolist()
+                if start:  # within one chunk pandera has reported them
+                    for row_id, value in zip(df[table.primary_key], values, strict=True):
+                        if value in seen[column]:
+                            problems += _counted(
+                                counts, name, row_id, column, "field_uniqueness", value
+                            )
+                seen[column].update(values)
+            del df
+        for (column, check), n in counts.items():
+            if n > MAX_PER_CHECK:
+                problems.append(
+                    _problem(name, "…", column, f"{n - MAX_PER_CHECK} more rows fail {check}")
+                )
     return problems
+
+
+def _counted(
+    counts: Counter[tuple[str, str]], table: str, row_id: Any, column: str, check: str, value: Any
+) -> list[Problem]:
+    """One failure, unless MAX_PER_CHECK of its kind are already reported (then only counted)."""
+    counts[(column, check)] += 1
+    if counts[(column, check)] > MAX_PER_CHECK:
+        return []
+    return [_problem(table, row_id, column, f"fails {check} (value {value!r})")]
 
 
 def cross_table_problems(
