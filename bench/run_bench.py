@@ -331,22 +331,27 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
     args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-LIMITS = """- **Build / nlp.pipe ratio and speedup.** Not met with 2 workers. Besides spaCy's parse
-  the workers run the rule-based quote, claim and entity extraction in Python over every token
+LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.28 with 1 worker (met) and 1.30
+  with 2 (1.304: at the target, not under it); speedup 1.78 (met). Besides spaCy's parse the
+  workers run the rule-based quote, claim and entity extraction in Python over every token
   (most of the gap), and the build process then links, validates and writes alone (Amdahl:
   about 10 s of serial work at ×1, while spaCy's own run has none). Wall times on this shared
-  machine vary by about 10% between runs (spaCy alone took 140 s and 78 s in the previous run,
-  149 s and 82 s in this one), so the ratio moves by about ±0.1 from run to run; a
-  back-to-back run of the previous commit and this one (2 workers, no cache) took 108.5 s and
-  108.0 s.
-- **Memory.** Not met. The build process holds every table in memory until it is written, and
-  linking takes all extraction records at once: its own peak grows by about 77 KiB per article
-  (471 MiB at ×1, 1.7 GiB at ×10, 7.0 GiB at ×50), about half extraction records and half
-  table rows as Python objects. The ×1 tree peak is mostly the two workers' spaCy models,
-  which the cached scale-ups do not load. The next step: spill per-article results to Arrow
-  IPC files as workers finish, link from compact per-article features (canonical keys, claim
-  features) partitioned by story or key, and stream the tables into `pq.ParquetWriter` shard
-  by shard (FIELD_NOTES: 194 MiB against 1.5 GiB for 200k rows).
+  machine vary by about 10% between runs (spaCy alone took 149 s and 82 s in the previous
+  run, 145 s and 80 s in this one; the previous run's ratios were 1.34 and 1.46 and its
+  speedup 1.67), so the ratio moves by about ±0.1 from run to run.
+- **Memory.** Not met (×50 / ×1: 4.30, against 5.00 in the previous run). The build process
+  holds every table in memory until it is written, and linking takes all extraction records
+  at once: its own peak grows by about 60 KiB per article (421 MiB at ×1, 1.4 GiB at ×10,
+  5.7 GiB at ×50; 77 KiB per article before this run's changes). `bench/memory_profile.py`
+  splits it (Python objects, BBC ×1, in KiB per article): articles rows 7, extraction records
+  24 (29 before the records were slotted), linking's transient peak 42 (56 before candidate
+  pairs were generated one item at a time instead of collected), rows returned by linking 27.
+  The ×1 tree peak is mostly the two workers' spaCy models, which the cached scale-ups do not
+  load. The next step: spill per-article results to Arrow IPC files as workers finish
+  (pickled records are 4.7 KiB per article against 24 KiB as objects), link from compact
+  per-article features (canonical keys, claim features) partitioned by story or key, and
+  stream the tables into `pq.ParquetWriter` shard by shard (FIELD_NOTES: 194 MiB against
+  1.5 GiB for 200k rows). Schema validation already runs on bounded chunks of 50,000 rows.
 - **Incremental rebuild.** Met. Unchanged raw files are read and hashed, never cleaned or
   signed again (prepare cache); unchanged texts are never parsed again (extraction cache,
   relabelled for free on load). What remains is the cross-article work over the whole corpus:
@@ -355,8 +360,8 @@ LIMITS = """- **Build / nlp.pipe ratio and speedup.** Not met with 2 workers. Be
   previous link (only stories and keys touched by new articles) is the step after this.
 - **Cross-article stages.** Linking reduces identical quotes and claims by key before any
   pairwise comparison and compares the rest inside blocks, so its time grows about linearly
-  (×10 → ×50: 4.3 times the time for 5 times the articles). Near-duplicate detection grows
-  faster than linear here (×10 → ×50: 8 times) because every copy of an article falls in the
+  (×10 → ×50: 4.7 times the time for 5 times the articles). Near-duplicate detection grows
+  faster than linear here (×10 → ×50: 8.2 times) because every copy of an article falls in the
   same LSH buckets, so each query returns all earlier copies; on a corpus without fifty copies
   of every article the buckets stay small.
 - **Scale-ups.** The ×10 and ×50 corpora repeat the BBC texts (distinct ids, boilerplate

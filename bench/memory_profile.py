@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Where the build process's memory goes, per article: a tracemalloc breakdown.
+
+    python bench/memory_profile.py --raw ../shared/corpora/bbc --cache /tmp/newsbench-bench/cache
+
+Measured, never asserted. Traces the build process only (the workers are separate processes)
+through the stages that hold per-article data: the articles rows and MinHash signatures, the
+extraction records (loaded from the extraction cache, which a first run fills), and linking
+(its transient peak and the rows it returns). Python objects only: RSS is higher by the
+allocator's slack, and bench/run_bench.py measures RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import tracemalloc
+from pathlib import Path
+
+MIB = 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--raw", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, required=True, help="extraction cache (filled if cold)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+
+    from newsbench import extract
+    from newsbench.cache import ResultCache, extractor_fingerprint
+    from newsbench.pipeline import (
+        BuildConfig,
+        extract_stage,
+        make_runner,
+        model_description,
+        prepare_stage,
+    )
+
+    cfg = BuildConfig(raw=args.raw, workers=args.workers, on_error="skip", cache=args.cache)
+    with make_runner(cfg) as runner:
+        articles, _, _ = prepare_stage(cfg, runner)
+        extract_stage(articles, cfg, runner)  # fills the cache when cold; results dropped
+        del articles
+        gc.collect()
+
+        tracemalloc.start()
+        articles, signatures, _ = prepare_stage(cfg, runner)
+        with_signatures = tracemalloc.get_traced_memory()[0]
+        del signatures
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        cache = ResultCache(args.cache / "extract", extractor_fingerprint(model_description(None)))
+        records = [cache.get(cache.key(a["outlet"], a["text"]), a["article_id"]) for a in articles]
+        assert all(r is not None for r in records), "extraction cache incomplete"
+        loaded = tracemalloc.get_traced_memory()[0]
+        inputs = [
+            extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
+            for a in articles
+        ]
+        tracemalloc.reset_peak()
+        rows = extract.link(records, inputs)
+        linked, peak = tracemalloc.get_traced_memory()
+        del records, inputs
+        gc.collect()
+        rows_only = tracemalloc.get_traced_memory()[0] - base
+    n = len(articles)
+    kib = {
+        "articles rows": base / n / 1024,
+        "MinHash signatures": (with_signatures - base) / n / 1024,
+        "extraction records": (loaded - base) / n / 1024,
+        "linking, transient peak above the records": (peak - loaded) / n / 1024,
+        "rows returned by linking": rows_only / n / 1024,
+    }
+    result = {
+        "articles": n,
+        "rows": {k: len(v) for k, v in rows.items()},
+        "kib_per_article": {k: round(v, 1) for k, v in kib.items()},
+        "peak_mib": round((peak) / MIB, 1),
+        "after_link_mib": round(linked / MIB, 1),
+    }
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
