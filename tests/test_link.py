@@ -353,6 +353,31 @@ def test_offsets_valid_on_a_bbc_sample(nlp: Language) -> None:
     assert rows["entities"] and rows["claims"]
 
 
+def test_packed_extractions_link_like_the_records(nlp: Language) -> None:
+    """The build links from packed records (newsbench.cache.PackedExtractions: unpacked one at
+    a time, two passes, never all at once): the rows must equal linking the records themselves,
+    in any input order."""
+    from newsbench.cache import PackedExtractions, pack_extraction
+    from newsbench.extract import extract_article
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted((BBC / "business").glob("0[0-4]*.txt"))[:30]
+    articles = [
+        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", None) for p in files
+    ]
+    records = [
+        extract_article(a, doc)
+        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
+    ]
+    packed = PackedExtractions((r.article_id, pack_extraction(r)) for r in reversed(records))
+    assert packed.article_ids == sorted(a.article_id for a in articles)
+    assert list(packed) == sorted(records, key=lambda r: r.article_id)
+    rows = link(records, articles)
+    assert rows["claims"] and rows["quotes"] and rows["entities"]
+    assert link(packed, articles) == rows
+
+
 def test_syndicated_copies_cluster_however_many_a_pool_holds(nlp: Language) -> None:
     """60 copies of one BBC article in a pool without story ids: a pool that large compares
     through the inverted index, which drops words found in more than MAX_POSTING items, so

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-EXTRACT_FORMAT = 3  # 2: the article id is a placeholder (see put_extraction); 3: slotted records
+# 2: the article id is a placeholder (see pack_extraction); 3: slotted records; 4: a checksum
+EXTRACT_FORMAT = 4
 PREPARE_CODE = ("read.py", "normalize.py", "stages.py", "dedup.py", "problems.py")
 
 
@@ -108,7 +110,26 @@ class ResultCache:
 
     def get(self, key: str, article_id: str) -> Any | None:
         """An extraction entry (stored by `put_extraction`), labelled with the asking article."""
-        return self._read(key, lambda fh: _Relabeller(fh, article_id))
+        blob = self.get_packed(key)
+        return None if blob is None else unpack_extraction(blob, article_id)
+
+    def get_packed(self, key: str) -> bytes | None:
+        """An extraction entry as stored (see `pack_extraction`), checked but not unpickled."""
+        if self.folder is None:
+            self.misses += 1
+            return None
+        path = self._path(key)
+        try:
+            blob = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        if not _intact(blob):  # a damaged entry is a miss, removed so that it is written again
+            self.misses += 1
+            path.unlink(missing_ok=True)
+            return None
+        self.hits += 1
+        return blob
 
     def _read(self, key: str, unpickler: Callable[[Any], pickle.Unpickler]) -> Any | None:
         if self.folder is None:
@@ -129,6 +150,12 @@ class ResultCache:
         return value
 
     def put(self, key: str, value: Any, pickler: type[pickle.Pickler] = pickle.Pickler) -> None:
+        buf = io.BytesIO()
+        pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        self.put_bytes(key, buf.getvalue())
+
+    def put_bytes(self, key: str, blob: bytes) -> None:
+        """Write an entry atomically (a killed build never leaves a torn one)."""
         if self.folder is None:
             return
         path = self._path(key)
@@ -137,17 +164,13 @@ class ResultCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as fh:
-            pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+            fh.write(blob)
         os.replace(tmp, path)
 
     def put_extraction(self, key: str, value: Any) -> None:
-        """Store an extraction with its article id as a placeholder, filled in by `get`.
-
-        Relabelling on load is then free (the unpickler substitutes the id) instead of a
-        rebuild of every record, which cost more than the load itself.
-        """
+        """Store an extraction packed (see `pack_extraction`)."""
         if self.folder is not None and not self._path(key).exists():
-            self.put(key, relabel(value, _ARTICLE_ID), _PlaceholderPickler)
+            self.put_bytes(key, pack_extraction(value))
 
 
 # The placeholder article id in stored extractions (NUL never survives normalization).
@@ -168,3 +191,58 @@ class _Relabeller(pickle.Unpickler):
 class _PlaceholderPickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> str | None:
         return "article_id" if type(obj) is str and obj == _ARTICLE_ID else None
+
+
+# --- packed extractions ---------------------------------------------------------------------
+
+_CHECKSUM_BYTES = 16
+
+
+def pack_extraction(value: Any) -> bytes:
+    """An extraction as the cache stores it and the build holds it: pickled with the article id
+    as a placeholder, then a blake2b checksum.
+
+    The placeholder makes relabelling on load free (the unpickler substitutes the id) and lets
+    syndicated copies share one entry; the checksum finds a damaged entry without unpickling it.
+    Packed, an article's records take about a fifth of the memory of the objects.
+    """
+    buf = io.BytesIO()
+    _PlaceholderPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(relabel(value, _ARTICLE_ID))
+    body = buf.getvalue()
+    return body + hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest()
+
+
+def unpack_extraction(blob: bytes, article_id: str) -> Any:
+    """The extraction records of `pack_extraction`, labelled with `article_id`."""
+    return _Relabeller(io.BytesIO(blob[:-_CHECKSUM_BYTES]), article_id).load()
+
+
+def _intact(blob: bytes) -> bool:
+    body, checksum = blob[:-_CHECKSUM_BYTES], blob[-_CHECKSUM_BYTES:]
+    return (
+        len(blob) > _CHECKSUM_BYTES
+        and hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() == checksum
+    )
+
+
+class PackedExtractions(Sequence[Any]):
+    """Every article's extraction, packed, in article-id order; unpacked one at a time.
+
+    What the build hands to linking: the linker makes two passes over it and never holds every
+    record tree at once (at scale they were a third of the build process's memory).
+    """
+
+    def __init__(self, packed: Iterable[tuple[str, bytes]]) -> None:
+        pairs = sorted(packed)  # article ids are unique: the bytes are never compared
+        self.article_ids = [article_id for article_id, _ in pairs]
+        self._blobs = [blob for _, blob in pairs]
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    def __getitem__(self, index: int) -> Any:  # type: ignore[override]
+        return unpack_extraction(self._blobs[index], self.article_ids[index])
+
+    def __iter__(self) -> Iterator[Any]:
+        for article_id, blob in zip(self.article_ids, self._blobs, strict=True):
+            yield unpack_extraction(blob, article_id)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -44,8 +45,6 @@ from newsbench.extract.records import (
     ArticleExtraction,
     ArticleInput,
     Chain,
-    Claim,
-    Quote,
     as_article_input,
 )
 from newsbench.tables import load_catalog
@@ -127,13 +126,28 @@ def _fuzzy_type_ok(a: str, b: str) -> bool:
     return a == b or frozenset({a, b}) in _FUZZY_COMPATIBLE
 
 
-def _link_entities(
-    extractions: Sequence[ArticleExtraction], story: Mapping[str, str | None]
-) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
+Mentions = dict[NodeKey, list[tuple[str, int, int, str]]]
+
+
+def _entity_input(
+    extractions: Iterable[ArticleExtraction],
+) -> tuple[dict[NodeKey, Chain], Mentions]:
+    """Linking's first pass: every chain, and every mention as (article, start, end, text)."""
     chains: dict[NodeKey, Chain] = {}
+    mentions_of: Mentions = defaultdict(list)
     for ex in extractions:
         for chain in ex.chains:
             chains[(ex.article_id, chain.key)] = chain
+        for m in ex.mentions:
+            mentions_of[(ex.article_id, m.chain)].append(
+                (m.article_id, m.char_start, m.char_end, m.text)
+            )
+    return chains, mentions_of
+
+
+def _link_entities(
+    chains: Mapping[NodeKey, Chain], mentions_of: Mentions, story: Mapping[str, str | None]
+) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
     uf = UnionFind()
     for node in sorted(chains):
         uf.add(node)
@@ -209,29 +223,23 @@ def _link_entities(
     for nodes in leftovers.values():
         for other in nodes[1:]:
             uf.union(nodes[0], other)
-    return _entity_rows(extractions, chains, uf)
+    return _entity_rows(chains, mentions_of, uf)
 
 
 def _entity_rows(
-    extractions: Sequence[ArticleExtraction], chains: Mapping[NodeKey, Chain], uf: UnionFind
+    chains: Mapping[NodeKey, Chain], mentions_of: Mentions, uf: UnionFind
 ) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
     members: dict[Hashable, list[NodeKey]] = defaultdict(list)
     for node in sorted(chains):
         members[uf.find(node)].append(node)
-    mentions_of: dict[NodeKey, list[tuple[str, int, int, str]]] = defaultdict(list)
-    for ex in extractions:
-        for m in ex.mentions:
-            mentions_of[(ex.article_id, m.chain)].append(
-                (m.article_id, m.char_start, m.char_end, m.text)
-            )
     drafts = []
     for nodes in members.values():
-        mentions = sorted({m for node in nodes for m in mentions_of[node]})
+        mentions = sorted({m for node in nodes for m in mentions_of.get(node, ())})
         if not mentions:
             continue
         votes: Counter[str] = Counter()
         for node in nodes:
-            votes[chains[node].type] += len(mentions_of[node])
+            votes[chains[node].type] += len(mentions_of.get(node, ()))
         alias_types = sorted({chains[n].alias_type for n in nodes if chains[n].alias_type})
         if alias_types and votes.get("PERSON", 0) * 2 <= sum(votes.values()):
             entity_type = alias_types[0]
@@ -239,7 +247,7 @@ def _entity_rows(
             entity_type = min(votes, key=lambda t: (-votes[t], t))
         name = _canonical_name([(m[0], m[1], m[3]) for m in mentions], entity_type)
         drafts.append((entity_type, name, mentions, nodes))
-    del mentions_of  # the drafts hold every mention now; at scale each copy is large
+    mentions_of.clear()  # the drafts hold every mention now; at scale each copy is large
     # Ids: distinct entities with one type and name are ranked by their first mention. The
     # drafts are taken from the end of a reversed list, so each one's mention tuples are freed
     # as its mention rows are made (the first mention is unique to its entity: no ties).
@@ -275,7 +283,7 @@ class _OfficeHolders:
 
     def __init__(
         self,
-        extractions: Sequence[ArticleExtraction],
+        chains: Mapping[NodeKey, Chain],
         by_node: Mapping[NodeKey, _Entity],
         entities: Sequence[_Entity],
         story: Mapping[str, str | None],
@@ -291,15 +299,14 @@ class _OfficeHolders:
         self.holders: dict[str, list[tuple[frozenset[str], frozenset[str], _Entity]]] = defaultdict(
             list
         )
-        for ex in extractions:
-            for chain in ex.chains:
-                entity = by_node.get((ex.article_id, chain.key))
-                if entity is None or entity.type != "PERSON":
-                    continue
-                for title in chain.titles:
-                    core, places = self._split(title)
-                    if core:
-                        self.holders[self._scope(ex.article_id)].append((core, places, entity))
+        for (article_id, key), chain in chains.items():
+            entity = by_node.get((article_id, key))
+            if entity is None or entity.type != "PERSON":
+                continue
+            for title in chain.titles:
+                core, places = self._split(title)
+                if core:
+                    self.holders[self._scope(article_id)].append((core, places, entity))
 
     def _scope(self, article_id: str) -> str:
         sid = self.story.get(article_id)
@@ -332,7 +339,7 @@ class _OfficeHolders:
 # --- clustering helpers ----------------------------------------------------------------------
 
 
-def _blocks(items: Sequence[Any], story_of: Sequence[str | None]) -> list[list[int]]:
+def _blocks(story_of: Sequence[str | None]) -> list[list[int]]:
     """Indices grouped by story; items without a story form one pool."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, sid in enumerate(story_of):
@@ -481,20 +488,20 @@ def quote_similarity(a: str, b: str) -> float:
 
 
 def _quote_clusters(
-    quotes: Sequence[Quote],
+    attributions: Sequence[tuple[str, int] | None],
     words: Sequence[str],
     speakers: Sequence[str | None],
     story_of: Sequence[str | None],
     row_ids: Sequence[str],
 ) -> list[str]:
     uf = UnionFind()
-    for i in range(len(quotes)):
+    for i in range(len(words)):
         uf.add(i)
-    tokens = [set(w.split()) for w in words]
+    tokens = [set(map(sys.intern, w.split())) for w in words]  # shared, not one copy per quote
     same_attribution: dict[tuple[str, int], int] = {}
-    for i, q in enumerate(quotes):  # rows cut from one attributed sentence are one remark
-        if q.attribution is not None:
-            first = same_attribution.setdefault((q.article_id, q.attribution), i)
+    for i, cue in enumerate(attributions):  # rows cut from one attributed sentence: one remark
+        if cue is not None:
+            first = same_attribution.setdefault(cue, i)
             uf.union(first, i)
 
     def same_remark_key(i: int) -> Hashable | None:
@@ -503,7 +510,7 @@ def _quote_clusters(
             return None
         return (words[i], speakers[i])
 
-    for block in _blocks(quotes, story_of):
+    for block in _blocks(story_of):
         groups = _identical(block, same_remark_key)
         for rep, members in groups.items():
             for other in members[1:]:
@@ -519,7 +526,7 @@ def _quote_clusters(
                 continue
             if quote_similarity(words[a], words[b]) >= QUOTE_MIN:
                 uf.union(a, b)
-    return _cluster_ids("qc", row_ids, [uf.find(i) for i in range(len(quotes))])
+    return _cluster_ids("qc", row_ids, [uf.find(i) for i in range(len(words))])
 
 
 # --- claims ----------------------------------------------------------------------------------
@@ -537,27 +544,29 @@ def claim_features(lemmas: Iterable[str], entity_ids: Iterable[str]) -> set[str]
     class of each lemma that has one ("#meet" for meet/host/welcome), so that two wordings of one
     event share a feature."""
     classes = claim_lexicon().event_class
-    lemmas = set(lemmas)
+    lemmas = set(map(sys.intern, lemmas))  # a corpus's claims share a few thousand features
     return (
-        lemmas | {"@" + e for e in entity_ids} | {"#" + classes[t] for t in lemmas if t in classes}
+        lemmas
+        | {sys.intern("@" + e) for e in entity_ids}
+        | {sys.intern("#" + classes[t]) for t in lemmas if t in classes}
     )
 
 
 def _claim_clusters(
-    claims: Sequence[Claim],
+    numbers: Sequence[tuple[str, ...]],
     features: Sequence[set[str]],
     story_of: Sequence[str | None],
     row_ids: Sequence[str],
 ) -> list[str]:
-    labels: list[int] = list(range(len(claims)))
+    labels: list[int] = list(range(len(features)))
 
     def same_claim_key(i: int) -> Hashable | None:
         """Equal features and numbers: similarity 1 with each other, equal to everything else."""
         if len(features[i]) < CLAIM_MIN_SHARED:
             return None  # no edge even between equal copies
-        return (frozenset(features[i]), frozenset(claims[i].numbers))
+        return (frozenset(features[i]), frozenset(numbers[i]))
 
-    for block in _blocks(claims, story_of):
+    for block in _blocks(story_of):
         df: Counter[str] = Counter()
         for i in block:
             df.update(features[i])
@@ -568,14 +577,14 @@ def _claim_clusters(
         local = {item: k for k, item in enumerate(reps)}
         edges: dict[tuple[int, int], float] = {}
         for a, b in _candidate_pairs(reps, features):
-            if not _numbers_agree(claims[a].numbers, claims[b].numbers):
+            if not _numbers_agree(numbers[a], numbers[b]):
                 continue
             shared = features[a] & features[b]
             if len(shared) < CLAIM_MIN_SHARED:
                 continue  # one rare name in common is a topic, not a fact
             union = features[a] | features[b]
             sim = sum(idf[t] for t in shared) / sum(idf[t] for t in union)
-            if bool(claims[a].numbers) != bool(claims[b].numbers):
+            if bool(numbers[a]) != bool(numbers[b]):
                 sim *= CLAIM_NUMBER_ONE_SIDED  # a number only one side states: maybe a new fact
             if sim > 0:  # the sum over all member pairs of the two groups
                 edges[(local[a], local[b])] = sim * len(groups[a]) * len(groups[b])
@@ -596,16 +605,26 @@ def _ordered(row: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
 def link(
     extractions: Sequence[ArticleExtraction], articles: Sequence[ArticleInput | Mapping[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Rows of the entities, quotes and claims tables for the given articles (origin "auto")."""
+    """Rows of the entities, quotes and claims tables for the given articles (origin "auto").
+
+    Two passes over the extractions (chains and mentions, then quotes and claims), each article
+    in id order, and no record kept past its pass: given a sequence that unpacks records on
+    access (newsbench.cache.PackedExtractions, which also says `article_ids`, in order), the
+    records of every article are never in memory at once.
+    """
     inputs = {a.article_id: a for a in (as_article_input(x) for x in articles)}
-    extractions = sorted(extractions, key=lambda e: e.article_id)
-    missing = [e.article_id for e in extractions if e.article_id not in inputs]
+    article_ids = getattr(extractions, "article_ids", None)
+    if article_ids is None:  # plain records: put them in article order
+        extractions = sorted(extractions, key=lambda e: e.article_id)
+        article_ids = [e.article_id for e in extractions]
+    missing = [aid for aid in article_ids if aid not in inputs]
     if missing:
         raise ValueError(f"extractions for unknown article(s): {missing[:5]}")
     story = {aid: a.story_id for aid, a in inputs.items()}
-    entities, by_node = _link_entities(extractions, story)
-
-    offices = _OfficeHolders(extractions, by_node, entities, story)
+    chains, mentions_of = _entity_input(extractions)
+    entities, by_node = _link_entities(chains, mentions_of, story)
+    offices = _OfficeHolders(chains, by_node, entities, story)
+    del chains, mentions_of
 
     def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None, str | None]:
         if chain is not None and (article_id, chain) in by_node:
@@ -617,14 +636,17 @@ def link(
         return text, None
 
     quote_rows: list[dict[str, Any]] = []
-    quotes: list[Quote] = []
+    attributions: list[tuple[str, int] | None] = []
+    claim_rows: list[dict[str, Any]] = []
+    numbers: list[tuple[str, ...]] = []
+    features: list[set[str]] = []
     for ex in extractions:
         ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
         for q, qid in zip(
             ordered, occurrence_ids("q", ex.article_id, [q.text for q in ordered]), strict=True
         ):
             speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
-            quotes.append(q)
+            attributions.append(None if q.attribution is None else (q.article_id, q.attribution))
             quote_rows.append(
                 _ordered(
                     {
@@ -643,27 +665,15 @@ def link(
                     QUOTE_COLUMNS,
                 )
             )
-    clusters = _quote_clusters(
-        quotes,
-        [quote_words(q.text) for q in quotes],
-        [r["speaker_entity_id"] for r in quote_rows],
-        [story[q.article_id] for q in quotes],
-        [r["quote_id"] for r in quote_rows],
-    )
-    for row, cid in zip(quote_rows, clusters, strict=True):
-        row["quote_cluster_id"] = cid
-
-    claim_rows: list[dict[str, Any]] = []
-    claims: list[Claim] = []
-    features: list[set[str]] = []
-    for ex in extractions:
         outlet = inputs[ex.article_id].outlet
-        ordered = sorted(ex.claims, key=lambda c: (c.char_start, c.char_end))
+        ordered_claims = sorted(ex.claims, key=lambda c: (c.char_start, c.char_end))
         for c, cid in zip(
-            ordered, occurrence_ids("c", ex.article_id, [c.text for c in ordered]), strict=True
+            ordered_claims,
+            occurrence_ids("c", ex.article_id, [c.text for c in ordered_claims]),
+            strict=True,
         ):
             claimant, claimant_id = who(ex.article_id, c.claimant_chain, c.claimant_text)
-            claims.append(c)
+            numbers.append(c.numbers)
             entity_ids = {
                 by_node[(ex.article_id, k)].entity_id
                 for k in c.chains
@@ -686,11 +696,25 @@ def link(
                     CLAIM_COLUMNS,
                 )
             )
-    clusters = _claim_clusters(
-        claims, features, [story[c.article_id] for c in claims], [r["claim_id"] for r in claim_rows]
+    clusters = _quote_clusters(
+        attributions,
+        [quote_words(r["text"]) for r in quote_rows],
+        [r["speaker_entity_id"] for r in quote_rows],
+        [story[r["article_id"]] for r in quote_rows],
+        [r["quote_id"] for r in quote_rows],
     )
-    for row, cid in zip(claim_rows, clusters, strict=True):
-        row["claim_cluster_id"] = cid
+    for row, cluster in zip(quote_rows, clusters, strict=True):
+        row["quote_cluster_id"] = cluster
+    del attributions, clusters
+    clusters = _claim_clusters(
+        numbers,
+        features,
+        [story[r["article_id"]] for r in claim_rows],
+        [r["claim_id"] for r in claim_rows],
+    )
+    for row, cluster in zip(claim_rows, clusters, strict=True):
+        row["claim_cluster_id"] = cluster
+    del numbers, features, clusters
 
     entity_rows = [
         _ordered(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsbench.cache import ResultCache
+from newsbench.cache import ResultCache, pack_extraction
 from newsbench.dedup import minhash_values
 from newsbench.faults import checkpoint
 from newsbench.normalize import check_partition, load_rules, normalize
@@ -131,7 +131,7 @@ def prepare_batch(batch: list[PrepareTask]) -> list[Prepared]:
 
 @dataclass(frozen=True)
 class ExtractTask:
-    """Reads: an article's id, text, outlet and story. Writes: its ArticleExtraction."""
+    """Reads: an article's id, text, outlet and story. Writes: its packed ArticleExtraction."""
 
     article_id: str
     text: str
@@ -148,8 +148,9 @@ def load_nlp(model: str | None) -> Any:
     return extract.load_nlp(model)
 
 
-def extract_batch(batch: list[ExtractTask]) -> list[Any]:
-    """spaCy over the batch with nlp.pipe, then the pure per-article extractors."""
+def extract_batch(batch: list[ExtractTask]) -> list[tuple[str, bytes]]:
+    """spaCy over the batch with nlp.pipe, then the pure per-article extractors; each result is
+    packed here, in the worker (newsbench.cache.pack_extraction): (article id, packed records)."""
     from newsbench import extract
 
     if not batch:
@@ -157,4 +158,7 @@ def extract_batch(batch: list[ExtractTask]) -> list[Any]:
     nlp = load_nlp(batch[0].model)
     inputs = [extract.ArticleInput(t.article_id, t.text, t.outlet, t.story_id) for t in batch]
     docs = nlp.pipe((a.text for a in inputs), batch_size=32)
-    return [extract.extract_article(a, doc) for a, doc in zip(inputs, docs, strict=True)]
+    return [
+        (a.article_id, pack_extraction(extract.extract_article(a, doc)))
+        for a, doc in zip(inputs, docs, strict=True)
+    ]
