@@ -31,8 +31,7 @@ import math
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -348,7 +347,7 @@ def _blocks(story_of: Sequence[str | None]) -> list[list[int]]:
 
 
 def _candidate_pairs(
-    block: list[int], tokens: Sequence[AbstractSet[str]]
+    block: list[int], tokens: Sequence[Collection[str]]
 ) -> Iterator[tuple[int, int]]:
     """All pairs of a small block; in a large one, pairs sharing a word that is not common.
 
@@ -554,7 +553,7 @@ def claim_features(lemmas: Iterable[str], entity_ids: Iterable[str]) -> set[str]
 
 def _claim_clusters(
     numbers: Sequence[tuple[str, ...]],
-    features: Sequence[set[str]],
+    features: Sequence[tuple[str, ...]],
     story_of: Sequence[str | None],
     row_ids: Sequence[str],
 ) -> list[str]:
@@ -564,7 +563,7 @@ def _claim_clusters(
         """Equal features and numbers: similarity 1 with each other, equal to everything else."""
         if len(features[i]) < CLAIM_MIN_SHARED:
             return None  # no edge even between equal copies
-        return (frozenset(features[i]), frozenset(numbers[i]))
+        return (features[i], frozenset(numbers[i]))  # features are sorted: equal sets, equal
 
     for block in _blocks(story_of):
         df: Counter[str] = Counter()
@@ -579,11 +578,13 @@ def _claim_clusters(
         for a, b in _candidate_pairs(reps, features):
             if not _numbers_agree(numbers[a], numbers[b]):
                 continue
-            shared = features[a] & features[b]
+            mine = set(features[a])
+            shared = mine.intersection(features[b])
             if len(shared) < CLAIM_MIN_SHARED:
                 continue  # one rare name in common is a topic, not a fact
-            union = features[a] | features[b]
-            sim = sum(idf[t] for t in shared) / sum(idf[t] for t in union)
+            union = mine.union(features[b])
+            # fsum: exactly rounded, so the same whatever order a set iterates in
+            sim = math.fsum(idf[t] for t in shared) / math.fsum(idf[t] for t in union)
             if bool(numbers[a]) != bool(numbers[b]):
                 sim *= CLAIM_NUMBER_ONE_SIDED  # a number only one side states: maybe a new fact
             if sim > 0:  # the sum over all member pairs of the two groups
@@ -639,7 +640,7 @@ def link(
     attributions: list[tuple[str, int] | None] = []
     claim_rows: list[dict[str, Any]] = []
     numbers: list[tuple[str, ...]] = []
-    features: list[set[str]] = []
+    features: list[tuple[str, ...]] = []  # sorted: a tuple is a quarter of a set's memory
     for ex in extractions:
         ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
         for q, qid in zip(
@@ -679,7 +680,7 @@ def link(
                 for k in c.chains
                 if (ex.article_id, k) in by_node
             }
-            features.append(claim_features(c.lemmas, entity_ids))
+            features.append(tuple(sorted(claim_features(c.lemmas, entity_ids))))
             claim_rows.append(
                 _ordered(
                     {
