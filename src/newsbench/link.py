@@ -139,7 +139,7 @@ def _entity_input(
             chains[(ex.article_id, chain.key)] = chain
         for m in ex.mentions:
             mentions_of[(ex.article_id, m.chain)].append(
-                (m.article_id, m.char_start, m.char_end, m.text)
+                (m.article_id, m.char_start, m.char_end, sys.intern(m.text))  # names repeat
             )
     return chains, mentions_of
 
@@ -658,8 +658,8 @@ def link(
                         "char_end": q.char_end,
                         "speaker": speaker,
                         "speaker_entity_id": speaker_id,
-                        "cue": q.cue,
-                        "kind": q.kind,
+                        "cue": None if q.cue is None else sys.intern(q.cue),
+                        "kind": sys.intern(q.kind),
                         "quote_cluster_id": None,
                         "origin": ORIGIN,
                     },
