@@ -8,9 +8,9 @@ Two per-article stages are cached, each in its own subfolder of the cache folder
   cleaned or signed again.
 - `extract/`: an article's ArticleExtraction, keyed by its outlet (the claimant of unattributed
   claims) and cleaned text, and a fingerprint of the extractor source files, the alias table and
-  the spaCy model name and version. The article id only labels the records, so an entry is
-  re-labelled on the way out: an identical syndicated copy under another id (a wire story in
-  several outlets' feeds) is extracted once.
+  the spaCy model name and version, packed (`pack_extraction`: pickled, with a checksum). The
+  article id only labels the records, so an entry is re-labelled on the way out: an identical
+  syndicated copy under another id (a wire story in several outlets' feeds) is extracted once.
 
 Change any input of a key and the entry is simply not found. Cross-article stages always run.
 Entries are written atomically, so a killed build never leaves a torn one.
