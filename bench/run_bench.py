@@ -331,27 +331,30 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
     args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.28 with 1 worker (met) and 1.30
-  with 2 (1.304: at the target, not under it); speedup 1.78 (met). Besides spaCy's parse the
-  workers run the rule-based quote, claim and entity extraction in Python over every token
-  (most of the gap), and the build process then links, validates and writes alone (Amdahl:
-  about 10 s of serial work at ×1, while spaCy's own run has none). Wall times on this shared
-  machine vary by about 10% between runs (spaCy alone took 149 s and 82 s in the previous
-  run, 145 s and 80 s in this one; the previous run's ratios were 1.34 and 1.46 and its
-  speedup 1.67), so the ratio moves by about ±0.1 from run to run.
-- **Memory.** Not met (×50 / ×1: 4.30, against 5.00 in the previous run). The build process
-  holds every table in memory until it is written, and linking takes all extraction records
-  at once: its own peak grows by about 60 KiB per article (421 MiB at ×1, 1.4 GiB at ×10,
-  5.7 GiB at ×50; 77 KiB per article before this run's changes). `bench/memory_profile.py`
-  splits it (Python objects, BBC ×1, in KiB per article): articles rows 7, extraction records
-  24 (29 before the records were slotted), linking's transient peak 42 (56 before candidate
-  pairs were generated one item at a time instead of collected), rows returned by linking 27.
-  The ×1 tree peak is mostly the two workers' spaCy models, which the cached scale-ups do not
-  load. The next step: spill per-article results to Arrow IPC files as workers finish
-  (pickled records are 4.7 KiB per article against 24 KiB as objects), link from compact
-  per-article features (canonical keys, claim features) partitioned by story or key, and
-  stream the tables into `pq.ParquetWriter` shard by shard (FIELD_NOTES: 194 MiB against
-  1.5 GiB for 200k rows). Schema validation already runs on bounded chunks of 50,000 rows.
+LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.26 with 1 worker (met) and 1.34
+  with 2 (not met); speedup 1.79 (met). Besides spaCy's parse the workers run the rule-based
+  quote, claim and entity extraction in Python over every token (most of the gap), and the
+  build process then links, validates and writes alone (Amdahl: about 10 s of serial work at
+  ×1, while spaCy's own run has none). Wall times on this shared machine vary by about 10%
+  between runs, so the 2-worker ratio moves by about ±0.1: three runs today gave 1.46, 1.30
+  and 1.34 (spaCy alone with 2 processes: 82, 80 and 79 s).
+- **Memory.** Not met: peak RSS ×50 / ×1 is 3.15 (5.00 in the previous session's run). The build
+  process's own peak grows by about 42 KiB per article (373 MiB at ×1, 1.0 GiB at ×10,
+  3.9 GiB at ×50; it was 77 KiB per article, 7.0 GiB at ×50). What changed: extraction
+  records come back from the workers packed (pickled with a checksum, 4.7 KiB per article
+  against 22 KiB as objects) and go straight to an anonymous spill file, and linking reads them
+  back one article at a time in two passes (chains and mentions, then quotes and claims),
+  keeping only compact clustering keys (claim features as sorted tuples of interned strings);
+  candidate pairs are generated one item at a time; schema validation runs on chunks of
+  50,000 rows. `bench/memory_profile.py` splits what is left (Python objects, BBC ×1, KiB per
+  article): articles rows 7, extraction records 0.1 (the spill file's index), linking's peak
+  43, of which the rows it returns are 23 (quote, claim and entity rows as dicts, entity
+  mentions as dicts). The ×1 tree peak is mostly the two workers' spaCy models, which the
+  cached scale-ups do not load. The next step: the rows. Build each table's rows into Arrow
+  record batches as linking makes them (about a third of the dicts' memory) and spill them
+  to Arrow IPC, sort by id with a range partition on the id's hash prefix (ids are uniform
+  hashes), stream `pq.ParquetWriter` shard by shard, and run validation, the card and the
+  figures over the batches; then the articles rows the same way.
 - **Incremental rebuild.** Met. Unchanged raw files are read and hashed, never cleaned or
   signed again (prepare cache); unchanged texts are never parsed again (extraction cache,
   relabelled for free on load). What remains is the cross-article work over the whole corpus:
@@ -360,8 +363,8 @@ LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.28 with 1 wo
   previous link (only stories and keys touched by new articles) is the step after this.
 - **Cross-article stages.** Linking reduces identical quotes and claims by key before any
   pairwise comparison and compares the rest inside blocks, so its time grows about linearly
-  (×10 → ×50: 4.7 times the time for 5 times the articles). Near-duplicate detection grows
-  faster than linear here (×10 → ×50: 8.2 times) because every copy of an article falls in the
+  (×10 → ×50: 4.3 times the time for 5 times the articles). Near-duplicate detection grows
+  faster than linear here (×10 → ×50: 8.1 times) because every copy of an article falls in the
   same LSH buckets, so each query returns all earlier copies; on a corpus without fifty copies
   of every article the buckets stay small.
 - **Scale-ups.** The ×10 and ×50 corpora repeat the BBC texts (distinct ids, boilerplate
