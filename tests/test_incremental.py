@@ -150,3 +150,23 @@ def test_a_damaged_cache_entry_is_a_miss_and_is_rewritten(
         "read+normalize": (8, 0),
         "extract+link": (8, 0),
     }
+
+
+def test_a_runner_that_loses_a_batch_fails_the_build(
+    warm: tuple[Path, Path, BuildResult], tmp_path: Path
+) -> None:
+    """Extractions are collected by article id into the spill file: a runner that drops a
+    result batch must stop the build, never publish the articles without their rows."""
+    from newsbench import pipeline
+    from newsbench.runner import LocalRunner
+
+    class Lossy(LocalRunner):
+        def map_batches(self, fn, batches):  # type: ignore[no-untyped-def]
+            results = list(super().map_batches(fn, batches))
+            yield from results[:-1]
+
+    raw, _, _ = warm
+    cfg = BuildConfig(raw=raw, out=tmp_path / "out", cache=None, with_figures=False)
+    articles, _, _ = pipeline.prepare_stage(cfg, LocalRunner(1))
+    with pytest.raises(RuntimeError, match=r"extraction returned \d+ of \d+ articles"):
+        pipeline.extract_stage(articles, cfg, Lossy(1))
