@@ -119,18 +119,19 @@ def test_changed_rules_invalidate_the_prepare_cache(
     assert cache_counts(again)["extract+link"] == (8, 0)  # same cleaned texts
 
 
-def test_a_flipped_byte_in_an_extraction_entry_is_a_miss(
+def test_a_flipped_byte_in_a_cache_entry_is_a_miss(
     warm: tuple[Path, Path, BuildResult], tmp_path: Path
 ) -> None:
-    """Same length, one byte changed: the entry still unpickles, so only its checksum can tell
-    (newsbench.cache.pack_extraction); it must be recomputed, never published."""
+    """Same length, one byte changed: the entry may still unpickle (into a wrong row), so only
+    its checksum can tell; it must be recomputed, never published."""
     raw, cache, _ = warm
-    for entry in (cache / "extract").rglob("*.pkl"):
-        blob = bytearray(entry.read_bytes())
-        blob[len(blob) // 2] ^= 0x01
-        entry.write_bytes(bytes(blob))
+    for folder in ("prepare", "extract"):
+        for entry in (cache / folder).rglob("*.pkl"):
+            blob = bytearray(entry.read_bytes())
+            blob[len(blob) // 2] ^= 0x01
+            entry.write_bytes(bytes(blob))
     again = run(raw, tmp_path / "flipped", cache)
-    assert cache_counts(again)["extract+link"] == (0, 8)
+    assert cache_counts(again) == {"read+normalize": (0, 8), "extract+link": (0, 8)}
     same_bytes(run(raw, tmp_path / "uncached", None).out, again.out)
 
 

@@ -13,7 +13,8 @@ Two per-article stages are cached, each in its own subfolder of the cache folder
   syndicated copy under another id (a wire story in several outlets' feeds) is extracted once.
 
 Change any input of a key and the entry is simply not found. Cross-article stages always run.
-Entries are written atomically, so a killed build never leaves a torn one.
+Entries are written atomically and end with a checksum: a killed build never leaves a torn
+one, and a damaged one is recomputed, never read.
 """
 
 from __future__ import annotations
@@ -106,15 +107,20 @@ class ResultCache:
 
     def load(self, key: str) -> Any | None:
         """An entry as stored (the prepare cache), or None."""
-        return self._read(key, pickle.Unpickler)
+        return self._read(key, lambda blob: pickle.loads(_checked(blob)[:-_CHECKSUM_BYTES]))
 
     def get(self, key: str, article_id: str) -> Any | None:
-        """An extraction entry (stored by `put_extraction`), labelled with the asking article."""
+        """An extraction entry, unpacked and labelled with the asking article, or None."""
         blob = self.get_packed(key)
         return None if blob is None else unpack_extraction(blob, article_id)
 
     def get_packed(self, key: str) -> bytes | None:
         """An extraction entry as stored (see `pack_extraction`), checked but not unpickled."""
+        return self._read(key, _checked)
+
+    def _read(self, key: str, decode: Callable[[bytes], Any]) -> Any | None:
+        """An entry, decoded; None when it is missing or damaged (`decode` raises), and a
+        damaged one is removed so that it is written again."""
         if self.folder is None:
             self.misses += 1
             return None
@@ -124,35 +130,17 @@ class ResultCache:
         except OSError:
             self.misses += 1
             return None
-        if not _intact(blob):  # a damaged entry is a miss, removed so that it is written again
-            self.misses += 1
-            path.unlink(missing_ok=True)
-            return None
-        self.hits += 1
-        return blob
-
-    def _read(self, key: str, unpickler: Callable[[Any], pickle.Unpickler]) -> Any | None:
-        if self.folder is None:
-            self.misses += 1
-            return None
-        path = self._path(key)
         try:
-            with open(path, "rb") as fh:
-                value = unpickler(fh).load()  # the build's own local cache, never downloaded
-        except OSError:
-            self.misses += 1
-            return None
-        except Exception:  # a damaged entry is a miss, removed so that it is written again
+            value = decode(blob)  # the build's own local cache, never downloaded
+        except Exception:
             self.misses += 1
             path.unlink(missing_ok=True)
             return None
         self.hits += 1
         return value
 
-    def put(self, key: str, value: Any, pickler: type[pickle.Pickler] = pickle.Pickler) -> None:
-        buf = io.BytesIO()
-        pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-        self.put_bytes(key, buf.getvalue())
+    def put(self, key: str, value: Any) -> None:
+        self.put_bytes(key, _sealed(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
 
     def put_bytes(self, key: str, blob: bytes) -> None:
         """Write an entry atomically (a killed build never leaves a torn one)."""
@@ -166,11 +154,6 @@ class ResultCache:
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)
         os.replace(tmp, path)
-
-    def put_extraction(self, key: str, value: Any) -> None:
-        """Store an extraction packed (see `pack_extraction`)."""
-        if self.folder is not None and not self._path(key).exists():
-            self.put_bytes(key, pack_extraction(value))
 
 
 # The placeholder article id in stored extractions (NUL never survives normalization).
@@ -208,8 +191,7 @@ def pack_extraction(value: Any) -> bytes:
     """
     buf = io.BytesIO()
     _PlaceholderPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(relabel(value, _ARTICLE_ID))
-    body = buf.getvalue()
-    return body + hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest()
+    return _sealed(buf.getvalue())
 
 
 def unpack_extraction(blob: bytes, article_id: str) -> Any:
@@ -217,12 +199,19 @@ def unpack_extraction(blob: bytes, article_id: str) -> Any:
     return _Relabeller(io.BytesIO(blob[:-_CHECKSUM_BYTES]), article_id).load()
 
 
-def _intact(blob: bytes) -> bool:
+def _sealed(body: bytes) -> bytes:
+    """An entry as written: its bytes, then their checksum (so damage is found, not read)."""
+    return body + hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest()
+
+
+def _checked(blob: bytes) -> bytes:
+    """The entry itself, if its checksum holds."""
     body, checksum = blob[:-_CHECKSUM_BYTES], blob[-_CHECKSUM_BYTES:]
-    return (
-        len(blob) > _CHECKSUM_BYTES
-        and hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() == checksum
-    )
+    if len(blob) <= _CHECKSUM_BYTES or (
+        hashlib.blake2b(body, digest_size=_CHECKSUM_BYTES).digest() != checksum
+    ):
+        raise ValueError("damaged cache entry: checksum mismatch")
+    return blob
 
 
 class PackedExtractions(Sequence[Any]):
@@ -236,7 +225,8 @@ class PackedExtractions(Sequence[Any]):
     """
 
     def __init__(self, packed: Iterable[tuple[str, bytes]] = ()) -> None:
-        self._file = tempfile.TemporaryFile(prefix="newsbench-extractions-")  # noqa: SIM115 - closed by close()
+        # closed by close(); unnamed, so gone with the process whatever happens
+        self._file = tempfile.TemporaryFile(prefix="newsbench-extractions-")  # noqa: SIM115
         self._size = 0
         self._index: list[tuple[str, int, int]] = []
         self.article_ids: list[str] = []
