@@ -266,7 +266,12 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
         "",
         "Written by `bench/run_bench.py` (measured, not asserted). Command:",
         "",
-        f"    python bench/run_bench.py --corpus ../shared/corpora/bbc --scales {args.scales}",
+        f"    python bench/run_bench.py --corpus ../shared/corpora/bbc --scales {args.scales}"
+        + (
+            f" --uncached {','.join(k[10:] for k in r if k.startswith('uncached_x'))}"
+            if any(k.startswith("uncached_x") for k in r)
+            else ""
+        ),
         "",
         f"Machine: {r['machine']['cpus']} cores, Python {r['machine']['python']}, "
         f"{r['machine']['platform']}.",
