@@ -261,17 +261,14 @@ def uncached_runs(args: argparse.Namespace) -> dict:
 def write_report(args: argparse.Namespace, r: dict) -> None:
     x1 = r["x1"]
     t1, t2 = x1["workers1"]["seconds"], x1["workers2"]["seconds"]
+    uncached = sorted((k for k in r if k.startswith("uncached_x")), key=lambda k: int(k[10:]))
     lines = [
         "# Benchmarks",
         "",
         "Written by `bench/run_bench.py` (measured, not asserted). Command:",
         "",
         f"    python bench/run_bench.py --corpus ../shared/corpora/bbc --scales {args.scales}"
-        + (
-            f" --uncached {','.join(k[10:] for k in r if k.startswith('uncached_x'))}"
-            if any(k.startswith("uncached_x") for k in r)
-            else ""
-        ),
+        + (f" --uncached {','.join(k[10:] for k in uncached)}" if uncached else ""),
         "",
         f"Machine: {r['machine']['cpus']} cores, Python {r['machine']['python']}, "
         f"{r['machine']['platform']}.",
@@ -344,7 +341,6 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
             ratio = r["x50"]["build"]["peak_mib"] / base["peak_mib"]
             lines.append("")
             lines.append(f"- Peak RSS ×50 / ×1: **{ratio:.2f}** (target ≤ 1.5).")
-    uncached = sorted((k for k in r if k.startswith("uncached_x")), key=lambda k: int(k[10:]))
     if uncached:
         lines += [
             "",

@@ -8,6 +8,7 @@ build reports (newsbench.pipeline.StageStats.notes), not from the cache folder's
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -119,31 +120,28 @@ def test_changed_rules_invalidate_the_prepare_cache(
     assert cache_counts(again)["extract+link"] == (8, 0)  # same cleaned texts
 
 
-def test_a_flipped_byte_in_a_cache_entry_is_a_miss(
-    warm: tuple[Path, Path, BuildResult], tmp_path: Path
-) -> None:
-    """Same length, one byte changed: the entry may still unpickle (into a wrong row), so only
-    its checksum can tell; it must be recomputed, never published."""
-    raw, cache, _ = warm
-    for folder in ("prepare", "extract"):
-        for entry in (cache / folder).rglob("*.pkl"):
-            blob = bytearray(entry.read_bytes())
-            blob[len(blob) // 2] ^= 0x01
-            entry.write_bytes(bytes(blob))
-    again = run(raw, tmp_path / "flipped", cache)
-    assert cache_counts(again) == {"read+normalize": (0, 8), "extract+link": (0, 8)}
-    same_bytes(run(raw, tmp_path / "uncached", None).out, again.out)
+def truncated(blob: bytes) -> bytes:
+    return blob[:10]
 
 
+def one_byte_flipped(blob: bytes) -> bytes:
+    """Same length, one byte changed: it may still unpickle (into a wrong row), so only the
+    entry's checksum can tell."""
+    changed = bytearray(blob)
+    changed[len(changed) // 2] ^= 0x01
+    return bytes(changed)
+
+
+@pytest.mark.parametrize("damage", [truncated, one_byte_flipped])
 def test_a_damaged_cache_entry_is_a_miss_and_is_rewritten(
-    warm: tuple[Path, Path, BuildResult], tmp_path: Path
+    warm: tuple[Path, Path, BuildResult], tmp_path: Path, damage: Callable[[bytes], bytes]
 ) -> None:
     """Entries are written atomically, but a disk can still damage one: it must be recomputed
     (never read as a bad row) and replaced, so the next build hits again."""
     raw, cache, _ = warm
     for folder in ("prepare", "extract"):
         for entry in (cache / folder).rglob("*.pkl"):
-            entry.write_bytes(entry.read_bytes()[:10])
+            entry.write_bytes(damage(entry.read_bytes()))
     again = run(raw, tmp_path / "damaged", cache)
     assert cache_counts(again) == {"read+normalize": (0, 8), "extract+link": (0, 8)}
     same_bytes(run(raw, tmp_path / "uncached", None).out, again.out)

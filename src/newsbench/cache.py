@@ -225,7 +225,7 @@ class PackedExtractions(Sequence[Any]):
     """
 
     def __init__(self, packed: Iterable[tuple[str, bytes]] = ()) -> None:
-        # closed by close(); unnamed, so gone with the process whatever happens
+        # closed by close() (or the with block); unnamed, so gone with the process anyway
         self._file = tempfile.TemporaryFile(prefix="newsbench-extractions-")  # noqa: SIM115
         self._size = 0
         self._index: list[tuple[str, int, int]] = []
@@ -248,6 +248,12 @@ class PackedExtractions(Sequence[Any]):
 
     def close(self) -> None:
         self._file.close()
+
+    def __enter__(self) -> PackedExtractions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _unpack(self, entry: tuple[str, int, int]) -> Any:
         article_id, offset, length = entry

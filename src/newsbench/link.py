@@ -359,11 +359,12 @@ def _candidate_pairs(
             for b in block[n + 1 :]:
                 yield a, b
         return
+    ordered = sorted(block)
     postings: dict[str, list[int]] = defaultdict(list)
-    for i in sorted(block):
+    for i in ordered:
         for t in tokens[i]:
             postings[t].append(i)
-    for a in sorted(block):
+    for a in ordered:
         partners: set[int] = set()
         for t in tokens[a]:
             ids = postings[t]

@@ -224,39 +224,37 @@ def extract_stage(
     cache = ResultCache(cfg.cache / "extract" if cfg.cache else None, extractor_fingerprint(model))
     # Packed records go to a spill file as they come (from the cache or the workers): the
     # build process holds an offset per article, not the records.
-    extractions = PackedExtractions()
-    todo: list[ExtractTask] = []
-    key_of: dict[str, str] = {}
-    for a in articles:
-        key = cache.key(a["outlet"], a["text"])
-        blob = cache.get_packed(key)
-        if blob is not None:
-            extractions.add(a["article_id"], blob)
-        else:
-            key_of[a["article_id"]] = key
-            todo.append(
-                ExtractTask(a["article_id"], a["text"], a["outlet"], a["story_id"], cfg.model)
-            )
-    if progress:
-        progress.set_total(len(todo))
-    for batch in runner.map_batches(stages.extract_batch, batched(todo, EXTRACT_BATCH)):
-        for article_id, blob in batch:
-            extractions.add(article_id, blob)
-            cache.put_bytes(key_of[article_id], blob)
+    with PackedExtractions() as extractions:
+        todo: list[ExtractTask] = []
+        key_of: dict[str, str] = {}
+        for a in articles:
+            key = cache.key(a["outlet"], a["text"])
+            blob = cache.get_packed(key)
+            if blob is not None:
+                extractions.add(a["article_id"], blob)
+            else:
+                key_of[a["article_id"]] = key
+                todo.append(
+                    ExtractTask(a["article_id"], a["text"], a["outlet"], a["story_id"], cfg.model)
+                )
         if progress:
-            progress.advance(len(batch))
-    extractions.seal()
-    if len(extractions) != len(articles):  # a runner lost or repeated a batch: never publish
-        extractions.close()
-        raise RuntimeError(f"extraction returned {len(extractions)} of {len(articles)} articles")
-    inputs = [
-        extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
-        for a in articles
-    ]
-    try:
+            progress.set_total(len(todo))
+        for batch in runner.map_batches(stages.extract_batch, batched(todo, EXTRACT_BATCH)):
+            for article_id, blob in batch:
+                extractions.add(article_id, blob)
+                cache.put_bytes(key_of[article_id], blob)
+            if progress:
+                progress.advance(len(batch))
+        extractions.seal()
+        if len(extractions) != len(articles):  # a runner lost or repeated a batch
+            raise RuntimeError(
+                f"extraction returned {len(extractions)} of {len(articles)} articles"
+            )
+        inputs = [
+            extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
+            for a in articles
+        ]
         rows = extract.link(extractions, inputs)
-    finally:
-        extractions.close()
     if stats is not None:
         stats.notes.update(cache_hits=cache.hits, cache_misses=cache.misses)
     return rows, model
