@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from newsbench.spill import column_values
 from newsbench.tables import Catalog, features_yaml, markdown_field_table
 
 DEFAULT_CONFIG = "claims"
@@ -186,7 +187,7 @@ def _example(rows: list[dict[str, Any]], key: str, max_chars: int = 300) -> str:
     """One real row, shortened for display."""
     if not rows:
         return "(no rows)"
-    row = sorted(rows, key=lambda r: r[key])[0]
+    row = min(rows, key=lambda r: r[key])  # the first in key order (streams a spilled table)
 
     def short(v: Any) -> Any:
         if isinstance(v, str) and len(v) > max_chars:
@@ -260,8 +261,8 @@ def render_body(
 
 def _origin_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     out: dict[str, int] = {}
-    for r in rows:
-        out[r["origin"]] = out.get(r["origin"], 0) + 1
+    for origin in column_values(rows, "origin"):
+        out[origin] = out.get(origin, 0) + 1
     return dict(sorted(out.items()))
 
 

@@ -46,13 +46,15 @@ from newsbench.extract.records import (
     Chain,
     as_article_input,
 )
-from newsbench.tables import load_catalog
+from newsbench.spill import SpilledTable
+from newsbench.tables import arrow_schema, load_catalog
 
 ORIGIN = "auto"
 # Row columns come from the one schema declaration (schema/tables.yaml).
 ENTITY_COLUMNS = tuple(load_catalog()["entities"].column_names)
 QUOTE_COLUMNS = tuple(load_catalog()["quotes"].column_names)
 CLAIM_COLUMNS = tuple(load_catalog()["claims"].column_names)
+_SCHEMAS = {name: arrow_schema(load_catalog()[name]) for name in ("entities", "quotes", "claims")}
 # Types a different-but-similar name may be merged across ("White House" ORG ~ FAC).
 _FUZZY_COMPATIBLE = frozenset({frozenset({"ORG", "FAC"})})
 _PERSON_NOT = frozenset({"GPE", "LOC"})  # never the same referent as a person
@@ -607,12 +609,27 @@ def _ordered(row: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
 def link(
     extractions: Sequence[ArticleExtraction], articles: Sequence[ArticleInput | Mapping[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Rows of the entities, quotes and claims tables for the given articles (origin "auto").
+    """Rows of the entities, quotes and claims tables (origin "auto"), as lists of dicts."""
+    spilled = link_spilled(extractions, articles)
+    try:
+        return {name: table.to_pylist() for name, table in spilled.items()}
+    finally:
+        for table in spilled.values():
+            table.close()
+
+
+def link_spilled(
+    extractions: Sequence[ArticleExtraction], articles: Sequence[ArticleInput | Mapping[str, Any]]
+) -> dict[str, SpilledTable]:
+    """Rows of the entities, quotes and claims tables for the given articles (origin "auto"),
+    spilled to disk as Arrow as they are made (newsbench.spill), never held as a whole.
 
     Two passes over the extractions (chains and mentions, then quotes and claims), each article
     in id order, and no record kept past its pass: given a sequence that unpacks records on
     access (newsbench.cache.PackedExtractions, which also says `article_ids`, in order), the
-    records of every article are never in memory at once.
+    records of every article are never in memory at once. Entity rows are spilled before the
+    second pass; quote and claim rows during it, their cluster ids filled in afterwards from
+    the compact keys kept for clustering.
     """
     inputs = {a.article_id: a for a in (as_article_input(x) for x in articles)}
     article_ids = getattr(extractions, "article_ids", None)
@@ -627,6 +644,24 @@ def link(
     entities, by_node = _link_entities(chains, mentions_of, story)
     offices = _OfficeHolders(chains, by_node, entities, story)
     del chains, mentions_of
+    entity_table = SpilledTable(_SCHEMAS["entities"])
+    for e in entities:  # sorted by id
+        entity_table.append(
+            _ordered(
+                {
+                    "entity_id": e.entity_id,
+                    "name": e.name,
+                    "type": e.type,
+                    "aliases": sorted({m["text"] for m in e.mentions}),
+                    "mentions": e.mentions,
+                    "n_articles": len({m["article_id"] for m in e.mentions}),
+                    "origin": ORIGIN,
+                },
+                ENTITY_COLUMNS,
+            )
+        )
+        e.mentions = []  # on disk now; the entity stays for `who` with its id and name only
+    entity_table.seal()
 
     def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None, str | None]:
         if chain is not None and (article_id, chain) in by_node:
@@ -637,19 +672,30 @@ def link(
             return holder.name, holder.entity_id
         return text, None
 
-    quote_rows: list[dict[str, Any]] = []
+    quote_table = SpilledTable(_SCHEMAS["quotes"])
     attributions: list[tuple[str, int] | None] = []
-    claim_rows: list[dict[str, Any]] = []
+    words: list[str] = []
+    speakers: list[str | None] = []
+    quote_stories: list[str | None] = []
+    quote_ids: list[str] = []
+    claim_table = SpilledTable(_SCHEMAS["claims"])
     numbers: list[tuple[str, ...]] = []
     features: list[tuple[str, ...]] = []  # sorted: a tuple is a quarter of a set's memory
+    claim_stories: list[str | None] = []
+    claim_ids: list[str] = []
     for ex in extractions:
+        sid = story[ex.article_id]
         ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
         for q, qid in zip(
             ordered, occurrence_ids("q", ex.article_id, [q.text for q in ordered]), strict=True
         ):
             speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
             attributions.append(None if q.attribution is None else (q.article_id, q.attribution))
-            quote_rows.append(
+            words.append(quote_words(q.text))
+            speakers.append(speaker_id)
+            quote_stories.append(sid)
+            quote_ids.append(qid)
+            quote_table.append(
                 _ordered(
                     {
                         "quote_id": qid,
@@ -659,8 +705,8 @@ def link(
                         "char_end": q.char_end,
                         "speaker": speaker,
                         "speaker_entity_id": speaker_id,
-                        "cue": None if q.cue is None else sys.intern(q.cue),
-                        "kind": sys.intern(q.kind),
+                        "cue": q.cue,
+                        "kind": q.kind,
                         "quote_cluster_id": None,
                         "origin": ORIGIN,
                     },
@@ -682,7 +728,9 @@ def link(
                 if (ex.article_id, k) in by_node
             }
             features.append(tuple(sorted(claim_features(c.lemmas, entity_ids))))
-            claim_rows.append(
+            claim_stories.append(sid)
+            claim_ids.append(cid)
+            claim_table.append(
                 _ordered(
                     {
                         "claim_id": cid,
@@ -698,43 +746,18 @@ def link(
                     CLAIM_COLUMNS,
                 )
             )
-    clusters = _quote_clusters(
-        attributions,
-        [quote_words(r["text"]) for r in quote_rows],
-        [r["speaker_entity_id"] for r in quote_rows],
-        [story[r["article_id"]] for r in quote_rows],
-        [r["quote_id"] for r in quote_rows],
-    )
-    for row, cluster in zip(quote_rows, clusters, strict=True):
-        row["quote_cluster_id"] = cluster
-    del attributions, clusters
-    clusters = _claim_clusters(
-        numbers,
-        features,
-        [story[r["article_id"]] for r in claim_rows],
-        [r["claim_id"] for r in claim_rows],
-    )
-    for row, cluster in zip(claim_rows, clusters, strict=True):
-        row["claim_cluster_id"] = cluster
-    del numbers, features, clusters
+    by_node.clear()  # `who` is done with it; clustering needs only the keys below
+    entities.clear()
+    clusters = _quote_clusters(attributions, words, speakers, quote_stories, quote_ids)
+    del attributions, words, speakers, quote_stories, quote_ids
+    quotes = _filled(quote_table, "quote_cluster_id", clusters)
+    clusters = _claim_clusters(numbers, features, claim_stories, claim_ids)
+    del numbers, features, claim_stories, claim_ids
+    claims = _filled(claim_table, "claim_cluster_id", clusters)
+    return {"entities": entity_table, "quotes": quotes, "claims": claims}
 
-    entity_rows = [
-        _ordered(
-            {
-                "entity_id": e.entity_id,
-                "name": e.name,
-                "type": e.type,
-                "aliases": sorted({m["text"] for m in e.mentions}),
-                "mentions": e.mentions,
-                "n_articles": len({m["article_id"] for m in e.mentions}),
-                "origin": ORIGIN,
-            },
-            ENTITY_COLUMNS,
-        )
-        for e in entities
-    ]
-    return {
-        "entities": entity_rows,
-        "quotes": quote_rows,
-        "claims": claim_rows,
-    }
+
+def _filled(table: SpilledTable, column: str, values: Sequence[Any]) -> SpilledTable:
+    """`table` with `column` set (a new spill file; the old one is closed)."""
+    with table:
+        return table.with_column(column, values)

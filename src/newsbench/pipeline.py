@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
 
 from newsbench import __version__, stages
 from newsbench import annotations as gold
@@ -27,6 +29,7 @@ from newsbench.faults import checkpoint
 from newsbench.problems import BuildFailed, Problem
 from newsbench.read import MAX_FILE_BYTES, discover
 from newsbench.runner import LocalRunner, batched
+from newsbench.spill import SpilledTable
 from newsbench.stages import ExtractTask, PrepareTask
 from newsbench.tables import Catalog, load_catalog
 from newsbench.validate import validate_tables
@@ -35,7 +38,7 @@ from newsbench.write import sha256_file
 if TYPE_CHECKING:
     from newsbench.engines import Runner
 
-Tables = dict[str, list[dict[str, Any]]]
+Tables = dict[str, Any]  # table name -> rows: a list of dicts or a SpilledTable
 PREPARE_BATCH = 64
 EXTRACT_BATCH = 32
 
@@ -218,6 +221,7 @@ def extract_stage(
     if not articles:
         return {"quotes": [], "claims": [], "entities": []}, {}
     from newsbench import extract
+    from newsbench.link import link_spilled
 
     runner = runner or LocalRunner(1)
     model = model_description(cfg.model)
@@ -254,7 +258,7 @@ def extract_stage(
             extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
             for a in articles
         ]
-        rows = extract.link(extractions, inputs)
+        rows = link_spilled(extractions, inputs)
     if stats is not None:
         stats.notes.update(cache_hits=cache.hits, cache_misses=cache.misses)
     return rows, model
@@ -286,20 +290,37 @@ def baseline_scores(
     gold_articles = [a for a in articles if a["article_id"] in gold_ids]
     auto, model = extract_stage(gold_articles, cfg, runner)
     scores = {
-        task: evaluate(task, pd.DataFrame(auto[task]), pd.DataFrame(gold_rows[task]))
+        task: evaluate(task, pd.DataFrame(list(auto[task])), pd.DataFrame(gold_rows[task]))
         for task in ("quotes", "claims", "entities")
     }
+    close_tables(auto)
     return {"model": model, "scores": scores}
 
 
 def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: Tables) -> Tables:
-    return {
-        "articles": articles,
-        **{
-            name: gold_rows.get(name, []) + auto_rows.get(name, [])
-            for name in ("quotes", "claims", "entities")
-        },
-    }
+    """The four tables, gold rows before automatic ones; spilled automatic rows stay on disk
+    (gold rows are few: they are spilled in front of them)."""
+    merged: Tables = {"articles": articles}
+    for name in ("quotes", "claims", "entities"):
+        gold_part, auto_part = gold_rows.get(name, []), auto_rows.get(name, [])
+        if isinstance(auto_part, SpilledTable):
+            if gold_part:
+                table = SpilledTable(auto_part.schema).extend(gold_part)
+                for batch in auto_part.batches():
+                    table.write(batch)
+                auto_part.close()
+                auto_part = table.seal()
+            merged[name] = auto_part
+        else:
+            merged[name] = list(gold_part) + list(auto_part)
+    return merged
+
+
+def close_tables(tables: Mapping[str, Any]) -> None:
+    """Remove the spill files of spilled tables (lists are left alone)."""
+    for rows in tables.values():
+        if isinstance(rows, SpilledTable):
+            rows.close()
 
 
 # --- the build ------------------------------------------------------------------------------
@@ -423,6 +444,7 @@ def _build(cfg: BuildConfig, progress: Progress) -> BuildResult:
         with progress.stage("write", sum(len(v) for v in tables.values())) as st:
             stage = write.staging_dir(cfg.out)
             checkpoint("write:staging")
+            published: Tables = {}
             try:
                 published = apply_text_policy(tables, cfg.text_policy)
                 files, arrow_bytes = {}, {}
@@ -465,6 +487,9 @@ def _build(cfg: BuildConfig, progress: Progress) -> BuildResult:
 
                 shutil.rmtree(stage, ignore_errors=True)
                 raise
+            finally:
+                close_tables(tables)
+                close_tables(published)
     counts = {name: len(rows) for name, rows in tables.items()}
     return BuildResult(cfg.out, counts, rejects, progress.stages, manifest)
 
@@ -475,15 +500,35 @@ def apply_text_policy(tables: Tables, policy: str) -> Tables:
     `newsbench rehydrate` rebuilds the full tables given the raw files."""
     if policy == "full":
         return tables
-    return {
-        "articles": [{**a, "text": None, "title": None} for a in tables["articles"]],
-        "quotes": [{**q, "text": None} for q in tables["quotes"]],
-        "claims": [{**c, "text": None} for c in tables["claims"]],
-        "entities": [
-            {**e, "mentions": [{**m, "text": None} for m in e["mentions"]]}
-            for e in tables["entities"]
-        ],
-    }
+    return {name: _without_text(name, rows) for name, rows in tables.items()}
+
+
+_TEXT_COLUMNS = {"articles": ("text", "title"), "quotes": ("text",), "claims": ("text",)}
+
+
+def _without_text(name: str, rows: Any) -> Any:
+    if name == "entities":
+
+        def strip(row: dict[str, Any]) -> dict[str, Any]:
+            return {**row, "mentions": [{**m, "text": None} for m in row["mentions"]]}
+
+        if isinstance(rows, SpilledTable):
+            return rows.mapped(
+                lambda b: pa.RecordBatch.from_pylist([strip(r) for r in b.to_pylist()], b.schema)
+            )
+        return [strip(r) for r in rows]
+    columns = _TEXT_COLUMNS.get(name, ())
+    if isinstance(rows, SpilledTable):
+
+        def blank(batch: pa.RecordBatch) -> pa.RecordBatch:
+            for column in columns:
+                i = batch.schema.get_field_index(column)
+                field = batch.schema.field(i)
+                batch = batch.set_column(i, field, pa.nulls(batch.num_rows, field.type))
+            return batch
+
+        return rows.mapped(blank)
+    return [{**r, **dict.fromkeys(columns)} for r in rows]
 
 
 def build_manifest(

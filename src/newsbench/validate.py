@@ -7,12 +7,15 @@ cross-table check over every row), so one report shows everything to fix.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from newsbench.problems import Problem
+from newsbench.spill import SpilledTable, rebatched
 from newsbench.tables import Catalog, pandera_schema, to_dataframe
 
-Tables = dict[str, list[dict[str, Any]]]
+Rows = list[dict[str, Any]] | SpilledTable
+Tables = dict[str, Rows]
 MAX_PER_CHECK = 50  # report at most this many rows per (table, column, check); count the rest
 CHUNK_ROWS = 50_000  # rows per pandera call: bounds the DataFrame copy of a large table
 
@@ -41,8 +44,7 @@ def schema_problems(
         counts: Counter[tuple[str, str]] = Counter()
         unique = [c.name for c in table.columns if c.unique]
         seen: dict[str, set[Any]] = {c: set() for c in unique}
-        for start in range(0, max(len(rows), 1), chunk_rows):
-            chunk = rows[start : start + chunk_rows]
+        for start, chunk in _chunks(rows, chunk_rows):
             df = to_dataframe(table, chunk)
             df.index = range(start, start + len(chunk))
             try:
@@ -52,8 +54,10 @@ def schema_problems(
                     column = str(case.column) if case.column is not None else "(table)"
                     idx = case.index
                     row_id = (
-                        rows[int(idx)].get(table.primary_key)
-                        if idx is not None and str(idx).isdigit() and int(idx) < len(rows)
+                        chunk[int(idx) - start].get(table.primary_key)
+                        if idx is not None
+                        and str(idx).isdigit()
+                        and 0 <= int(idx) - start < len(chunk)
                         else "-"
                     )
                     problems += _counted(
@@ -75,6 +79,21 @@ def schema_problems(
                     _problem(name, "…", column, f"{n - MAX_PER_CHECK} more rows fail {check}")
                 )
     return problems
+
+
+def _chunks(rows: Rows, chunk_rows: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(first row's index, rows) `chunk_rows` at a time; one empty chunk for an empty table
+    (pandera still checks the columns)."""
+    if isinstance(rows, SpilledTable):
+        start = 0
+        for part in rebatched(rows.batches(), chunk_rows):
+            yield start, part.to_pylist()
+            start += part.num_rows
+        if not start:
+            yield 0, []
+        return
+    for start in range(0, max(len(rows), 1), chunk_rows):
+        yield start, rows[start : start + chunk_rows]
 
 
 def _counted(

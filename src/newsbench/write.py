@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from newsbench.faults import checkpoint
+from newsbench.spill import SpilledTable, rebatched, spilled
 from newsbench.tables import Catalog, arrow_schema
 
 ROW_GROUP_SIZE = 10_000  # rows; a few MB per group for articles, small enough for the Hub viewer
@@ -41,7 +42,7 @@ def parquet_path(out: Path, table: str, shard: int = 0, n_shards: int = 1) -> Pa
 def write_table(
     catalog: Catalog,
     name: str,
-    rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | SpilledTable,
     out: Path,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     row_group_size: int = ROW_GROUP_SIZE,
@@ -50,37 +51,58 @@ def write_table(
     about `max_shard_bytes` (Arrow size, an upper bound of the compressed file) in row groups of
     `row_group_size` rows. Returns (paths, Arrow bytes).
 
+    Streaming: the rows are spilled (newsbench.spill) and sorted on disk, and each row group is
+    written as soon as it is full, so memory holds one row group, not the table. Shards get
+    their final names (which say how many there are) once the last one is written.
+
     An empty table is one file with no row group at all (a zero-row group breaks readers that
     take their batch size from the first row group, as `datasets` does).
     """
     table = catalog[name]
     schema = arrow_schema(table)
-    ordered = sorted(rows, key=lambda r: r[table.primary_key])
-    shards: list[list[pa.Table]] = [[]]
-    shard_bytes = 0
-    for start in range(0, len(ordered), row_group_size):
-        chunk = pa.Table.from_pylist(ordered[start : start + row_group_size], schema=schema)
-        if shards[-1] and shard_bytes + chunk.nbytes > max_shard_bytes:
-            shards.append([])
-            shard_bytes = 0
-        shards[-1].append(chunk)
-        shard_bytes += chunk.nbytes
-    paths = []
-    for k, groups in enumerate(shards):
-        path = parquet_path(out, name, k, len(shards))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with pq.ParquetWriter(
-            path,
-            schema,
-            compression="zstd",
-            compression_level=9,
-            use_dictionary=True,
-            write_statistics=True,
-        ) as writer:
-            for chunk in groups:
-                writer.write_table(chunk, row_group_size=row_group_size)
-        paths.append(path)
-    return paths, sum(c.nbytes for groups in shards for c in groups)
+    source = spilled(rows, schema)
+    ordered = source.sorted_by(table.primary_key)
+    if source is not rows:
+        source.close()
+    folder = out / "data" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    partial: list[Path] = []
+    writer: pq.ParquetWriter | None = None
+    total = shard_bytes = 0
+    try:
+        for chunk in rebatched(ordered.batches(), row_group_size):
+            if writer is not None and shard_bytes + chunk.nbytes > max_shard_bytes:
+                writer.close()
+                writer = None
+            if writer is None:
+                partial.append(folder / f".partial-{len(partial):05d}.parquet")
+                writer = _parquet_writer(partial[-1], schema)
+                shard_bytes = 0
+            writer.write_table(chunk, row_group_size=row_group_size)
+            shard_bytes += chunk.nbytes
+            total += chunk.nbytes
+        if not partial:
+            partial.append(folder / f".partial-{0:05d}.parquet")
+            writer = _parquet_writer(partial[-1], schema)
+    finally:
+        if writer is not None:
+            writer.close()
+        ordered.close()
+    paths = [parquet_path(out, name, k, len(partial)) for k in range(len(partial))]
+    for temporary, path in zip(partial, paths, strict=True):
+        temporary.rename(path)
+    return paths, total
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    return pq.ParquetWriter(
+        path,
+        schema,
+        compression="zstd",
+        compression_level=9,
+        use_dictionary=True,
+        write_statistics=True,
+    )
 
 
 def sha256_file(path: Path) -> str:

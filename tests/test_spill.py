@@ -1,0 +1,109 @@
+"""Spilled tables (newsbench.spill): rows on disk as Arrow, read back in order, sorted on disk.
+
+Real rows: BBC articles keyed by a hash of their text (uniform keys, as the tables' ids are)
+and the seed dataset's rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from newsbench import spill
+from newsbench.spill import SpilledTable, rebatched, spilled
+from newsbench.tables import arrow_schema, load_catalog
+from newsbench.write import write_table
+
+SCHEMA = pa.schema([("id", pa.string()), ("file", pa.string()), ("text", pa.string())])
+
+
+@pytest.fixture(scope="module")
+def bbc_rows(bbc: Path) -> list[dict[str, Any]]:
+    rows = []
+    for path in sorted((bbc / "business").glob("*.txt"))[:300]:
+        text = path.read_text(encoding="utf-8")
+        rows.append(
+            {"id": hashlib.sha1(text.encode()).hexdigest()[:8], "file": path.name, "text": text}
+        )
+    rows.append({**rows[7], "file": "again"})  # a repeated key: the sort must stay stable
+    return rows
+
+
+def test_rows_come_back_in_order_across_batches(bbc_rows: list[dict[str, Any]]) -> None:
+    with SpilledTable(SCHEMA, batch_rows=64) as table:
+        table.extend(bbc_rows)
+        assert len(table) == len(bbc_rows)
+        assert list(table) == bbc_rows
+        assert [b.num_rows for b in table.batches()][:2] == [64, 64]
+        assert list(table.column("file")) == [r["file"] for r in bbc_rows]
+        with pytest.raises(RuntimeError, match="sealed"):
+            table.append(bbc_rows[0])
+
+
+def test_readers_do_not_share_a_cursor(bbc_rows: list[dict[str, Any]]) -> None:
+    with spilled(bbc_rows, SCHEMA) as table:
+        first, second = table.batches(), table.batches()
+        a = next(first)
+        b = next(second)
+        assert a.equals(b)
+        rest = [r for batch in first for r in batch.to_pylist()]
+        assert a.to_pylist() + rest == bbc_rows
+
+
+@pytest.mark.parametrize("budget", [None, 20_000], ids=["in-memory", "range-partitioned"])
+def test_sorted_by_is_pythons_stable_sort(
+    bbc_rows: list[dict[str, Any]], budget: int | None
+) -> None:
+    with spilled(bbc_rows, SCHEMA) as table:
+        if budget is not None:
+            assert table.nbytes > 10 * budget  # many parts
+        with table.sorted_by("id", budget) as ordered:
+            assert list(ordered) == sorted(bbc_rows, key=lambda r: r["id"])
+
+
+def test_with_column_and_mapped_keep_the_order(bbc_rows: list[dict[str, Any]]) -> None:
+    with spilled(bbc_rows, SCHEMA) as table:
+        files = [f"#{i}" for i in range(len(table))]
+        with table.with_column("file", files) as renamed:
+            assert list(renamed.column("file")) == files
+            assert list(renamed.column("text")) == [r["text"] for r in bbc_rows]
+        with pytest.raises(ValueError, match="values for"):
+            table.with_column("file", files[1:])
+        blank = table.mapped(lambda b: b.set_column(2, "text", pa.nulls(b.num_rows, pa.string())))
+        assert set(blank.column("text")) == {None}
+        blank.close()
+
+
+def test_rebatched_gives_exact_sizes(bbc_rows: list[dict[str, Any]]) -> None:
+    with SpilledTable(SCHEMA, batch_rows=37).extend(bbc_rows).seal() as table:
+        sizes = [t.num_rows for t in rebatched(table.batches(), 100)]
+        assert sizes == [100] * (len(bbc_rows) // 100) + [len(bbc_rows) % 100]
+
+
+def test_a_closed_table_cannot_be_read(bbc_rows: list[dict[str, Any]]) -> None:
+    table = spilled(bbc_rows[:3], SCHEMA)
+    table.close()
+    with pytest.raises(ValueError, match="closed"):
+        list(table)
+
+
+@pytest.mark.parametrize("name", ["claims", "entities"])
+def test_parquet_written_through_an_on_disk_sort_is_byte_identical(
+    built: Path, tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed dataset's rows, shuffled, written with a sort budget small enough to range-
+    partition them: the file is byte for byte the one the build wrote (sorted in memory)."""
+    catalog = load_catalog()
+    (published,) = sorted((built / "data" / name).glob("*.parquet"))
+    rows = pq.read_table(published).to_pylist()
+    rows = rows[1::2] + rows[::2]
+    monkeypatch.setattr(spill, "SORT_BUDGET_BYTES", 2_000)
+    assert spilled(rows, arrow_schema(catalog[name])).nbytes > 10 * 2_000
+    paths, _ = write_table(catalog, name, rows, tmp_path)
+    assert [p.name for p in paths] == [published.name]
+    assert paths[0].read_bytes() == published.read_bytes()
