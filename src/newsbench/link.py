@@ -30,10 +30,11 @@ import heapq
 import math
 import re
 import sys
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -98,12 +99,32 @@ class UnionFind:
 NodeKey = tuple[str, str]  # (article_id, chain key)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Entity:
     entity_id: str
     name: str
     type: str
-    mentions: list[dict[str, Any]]
+
+
+class _ChainInfo(NamedTuple):
+    """What linking reads of a chain (newsbench.extract.records.Chain), strings interned:
+    a corpus repeats its names and types, so each is held once."""
+
+    type: str
+    match_key: str
+    surname_only: bool
+    alias_type: str | None
+    titles: tuple[str, ...]
+
+    @classmethod
+    def of(cls, chain: Chain) -> _ChainInfo:
+        return cls(
+            sys.intern(chain.type),
+            sys.intern(chain.match_key),
+            chain.surname_only,
+            None if chain.alias_type is None else sys.intern(chain.alias_type),
+            tuple(map(sys.intern, chain.titles)),
+        )
 
 
 def _full_form(text: str, entity_type: str) -> bool:
@@ -127,28 +148,42 @@ def _fuzzy_type_ok(a: str, b: str) -> bool:
     return a == b or frozenset({a, b}) in _FUZZY_COMPATIBLE
 
 
-Mentions = dict[NodeKey, list[tuple[str, int, int, str]]]
+# A chain's mentions: their texts (interned) and their (start, end) offsets, flat. About 24
+# bytes a mention, against about 150 as a tuple of four; tuples are made one entity at a time.
+Mentions = dict[NodeKey, tuple[list[str], "array[int]"]]
 
 
 def _entity_input(
     extractions: Iterable[ArticleExtraction],
-) -> tuple[dict[NodeKey, Chain], Mentions]:
-    """Linking's first pass: every chain, and every mention as (article, start, end, text)."""
-    chains: dict[NodeKey, Chain] = {}
-    mentions_of: Mentions = defaultdict(list)
+) -> tuple[dict[NodeKey, _ChainInfo], Mentions]:
+    """Linking's first pass: every chain, and every mention of a chain, compactly."""
+    chains: dict[NodeKey, _ChainInfo] = {}
+    mentions_of: Mentions = {}
     for ex in extractions:
         for chain in ex.chains:
-            chains[(ex.article_id, chain.key)] = chain
+            chains[(ex.article_id, sys.intern(chain.key))] = _ChainInfo.of(chain)
         for m in ex.mentions:
-            mentions_of[(ex.article_id, m.chain)].append(
-                (m.article_id, m.char_start, m.char_end, sys.intern(m.text))  # names repeat
-            )
+            node = (ex.article_id, m.chain)
+            if node not in chains:
+                continue  # a mention outside every chain is in no entity
+            entry = mentions_of.get(node)
+            if entry is None:
+                entry = mentions_of[node] = ([], array("l"))
+            entry[0].append(sys.intern(m.text))  # names repeat
+            entry[1].extend((m.char_start, m.char_end))
     return chains, mentions_of
 
 
+def _mention_tuples(node: NodeKey, mentions_of: Mentions) -> list[tuple[str, int, int, str]]:
+    """A chain's mentions as (article_id, start, end, text)."""
+    texts, offsets = mentions_of.get(node, ((), array("l")))
+    return [(node[0], offsets[2 * i], offsets[2 * i + 1], t) for i, t in enumerate(texts)]
+
+
 def _link_entities(
-    chains: Mapping[NodeKey, Chain], mentions_of: Mentions, story: Mapping[str, str | None]
-) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
+    chains: Mapping[NodeKey, _ChainInfo], story: Mapping[str, str | None]
+) -> UnionFind:
+    """Which chains are one entity: their union-find."""
     uf = UnionFind()
     for node in sorted(chains):
         uf.add(node)
@@ -224,55 +259,81 @@ def _link_entities(
     for nodes in leftovers.values():
         for other in nodes[1:]:
             uf.union(nodes[0], other)
-    return _entity_rows(chains, mentions_of, uf)
+    return uf
 
 
-def _entity_rows(
-    chains: Mapping[NodeKey, Chain], mentions_of: Mentions, uf: UnionFind
-) -> tuple[list[_Entity], dict[NodeKey, _Entity]]:
+def _spill_entities(
+    chains: Mapping[NodeKey, _ChainInfo],
+    mentions_of: Mentions,
+    uf: UnionFind,
+    out: SpilledTable,
+) -> tuple[dict[NodeKey, _Entity], set[str]]:
+    """Entity rows, in id order, appended to `out`; returns the entity of each chain and the
+    words of every place (GPE, NORP) name, for the office holders.
+
+    An entity's mentions are made twice, once to name it and once for its row, so that the
+    mentions of one entity at a time are in memory, never those of all of them.
+    """
     members: dict[Hashable, list[NodeKey]] = defaultdict(list)
     for node in sorted(chains):
         members[uf.find(node)].append(node)
     drafts = []
     for nodes in members.values():
-        mentions = sorted({m for node in nodes for m in mentions_of.get(node, ())})
+        mentions = sorted({m for node in nodes for m in _mention_tuples(node, mentions_of)})
         if not mentions:
             continue
         votes: Counter[str] = Counter()
         for node in nodes:
-            votes[chains[node].type] += len(mentions_of.get(node, ()))
+            votes[chains[node].type] += len(mentions_of.get(node, ((),))[0])
         alias_types = sorted({chains[n].alias_type for n in nodes if chains[n].alias_type})
         if alias_types and votes.get("PERSON", 0) * 2 <= sum(votes.values()):
             entity_type = alias_types[0]
         else:
             entity_type = min(votes, key=lambda t: (-votes[t], t))
         name = _canonical_name([(m[0], m[1], m[3]) for m in mentions], entity_type)
-        drafts.append((entity_type, name, mentions, nodes))
-    mentions_of.clear()  # the drafts hold every mention now; at scale each copy is large
-    # Ids: distinct entities with one type and name are ranked by their first mention. The
-    # drafts are taken from the end of a reversed list, so each one's mention tuples are freed
-    # as its mention rows are made (the first mention is unique to its entity: no ties).
-    drafts.sort(key=lambda d: (d[0], d[1], d[2][0]), reverse=True)
+        drafts.append((entity_type, name, mentions[0], nodes))
+        del mentions
+    del members
+    # Ids: distinct entities with one type and name are ranked by their first mention (unique
+    # to its entity: no ties).
+    drafts.sort(key=lambda d: d[:3])
     rank: Counter[tuple[str, str]] = Counter()
-    entities: list[_Entity] = []
-    by_node: dict[NodeKey, _Entity] = {}
-    while drafts:
-        entity_type, name, mentions, nodes = drafts.pop()
+    ranked = []
+    for entity_type, name, _, nodes in drafts:
         rank[(entity_type, name)] += 1
-        entity = _Entity(
-            entity_id=entity_id(entity_type, name, rank[(entity_type, name)]),
-            name=name,
-            type=entity_type,
-            mentions=[
-                {"article_id": a, "char_start": s, "char_end": e, "text": t}
-                for a, s, e, t in mentions
-            ],
+        eid = entity_id(entity_type, name, rank[(entity_type, name)])
+        ranked.append((eid, entity_type, name, nodes))
+    del drafts
+    ranked.sort(key=lambda r: r[0])
+    by_node: dict[NodeKey, _Entity] = {}
+    places: set[str] = set()
+    for eid, entity_type, name, nodes in ranked:
+        mentions = sorted({m for node in nodes for m in _mention_tuples(node, mentions_of)})
+        for node in nodes:
+            mentions_of.pop(node, None)
+        entity = _Entity(eid, name, entity_type)
+        if entity_type in ("GPE", "NORP"):
+            places.update(_OfficeHolders.word(w) for m in mentions for w in m[3].split())
+        out.append(
+            _ordered(
+                {
+                    "entity_id": eid,
+                    "name": name,
+                    "type": entity_type,
+                    "aliases": sorted({m[3] for m in mentions}),
+                    "mentions": [
+                        {"article_id": a, "char_start": s, "char_end": e, "text": t}
+                        for a, s, e, t in mentions
+                    ],
+                    "n_articles": len({m[0] for m in mentions}),
+                    "origin": ORIGIN,
+                },
+                ENTITY_COLUMNS,
+            )
         )
-        entities.append(entity)
         for node in nodes:
             by_node[node] = entity
-    entities.sort(key=lambda e: e.entity_id)
-    return entities, by_node
+    return by_node, places
 
 
 class _OfficeHolders:
@@ -284,19 +345,13 @@ class _OfficeHolders:
 
     def __init__(
         self,
-        chains: Mapping[NodeKey, Chain],
+        chains: Mapping[NodeKey, _ChainInfo],
         by_node: Mapping[NodeKey, _Entity],
-        entities: Sequence[_Entity],
+        places: set[str],
         story: Mapping[str, str | None],
     ) -> None:
         self.story = story
-        self.places = {
-            self._word(a)
-            for e in entities
-            if e.type in ("GPE", "NORP")
-            for m in e.mentions
-            for a in m["text"].split()
-        }
+        self.places = places  # words of place names (GPE, NORP), as `word` folds them
         self.holders: dict[str, list[tuple[frozenset[str], frozenset[str], _Entity]]] = defaultdict(
             list
         )
@@ -314,11 +369,11 @@ class _OfficeHolders:
         return f"story:{sid}" if sid is not None else f"article:{article_id}"
 
     @staticmethod
-    def _word(text: str) -> str:
+    def word(text: str) -> str:
         return fold(text).replace(".", "").strip("'’s")
 
     def _split(self, phrase: str) -> tuple[frozenset[str], frozenset[str]]:
-        words = [self._word(w) for w in phrase.split()]
+        words = [self.word(w) for w in phrase.split()]
         words = [w for w in words if w and w not in self._DROP]
         places = frozenset(w for w in words if w in self.places)
         return frozenset(w for w in words if w not in self.places), places
@@ -641,27 +696,13 @@ def link_spilled(
         raise ValueError(f"extractions for unknown article(s): {missing[:5]}")
     story = {aid: a.story_id for aid, a in inputs.items()}
     chains, mentions_of = _entity_input(extractions)
-    entities, by_node = _link_entities(chains, mentions_of, story)
-    offices = _OfficeHolders(chains, by_node, entities, story)
-    del chains, mentions_of
+    uf = _link_entities(chains, story)
     entity_table = SpilledTable(_SCHEMAS["entities"])
-    for e in entities:  # sorted by id
-        entity_table.append(
-            _ordered(
-                {
-                    "entity_id": e.entity_id,
-                    "name": e.name,
-                    "type": e.type,
-                    "aliases": sorted({m["text"] for m in e.mentions}),
-                    "mentions": e.mentions,
-                    "n_articles": len({m["article_id"] for m in e.mentions}),
-                    "origin": ORIGIN,
-                },
-                ENTITY_COLUMNS,
-            )
-        )
-        e.mentions = []  # on disk now; the entity stays for `who` with its id and name only
+    by_node, places = _spill_entities(chains, mentions_of, uf, entity_table)
     entity_table.seal()
+    del mentions_of, uf
+    offices = _OfficeHolders(chains, by_node, places, story)
+    del chains, places
 
     def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None, str | None]:
         if chain is not None and (article_id, chain) in by_node:
@@ -747,7 +788,6 @@ def link_spilled(
                 )
             )
     by_node.clear()  # `who` is done with it; clustering needs only the keys below
-    entities.clear()
     clusters = _quote_clusters(attributions, words, speakers, quote_stories, quote_ids)
     del attributions, words, speakers, quote_stories, quote_ids
     quotes = _filled(quote_table, "quote_cluster_id", clusters)

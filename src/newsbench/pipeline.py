@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +29,9 @@ from newsbench.faults import checkpoint
 from newsbench.problems import BuildFailed, Problem
 from newsbench.read import MAX_FILE_BYTES, discover
 from newsbench.runner import LocalRunner, batched
-from newsbench.spill import SpilledTable
+from newsbench.spill import SpilledTable, spilled
 from newsbench.stages import ExtractTask, PrepareTask
-from newsbench.tables import Catalog, load_catalog
+from newsbench.tables import Catalog, arrow_schema, load_catalog
 from newsbench.validate import validate_tables
 from newsbench.write import sha256_file
 
@@ -199,11 +199,12 @@ def prepare_stage(
     return rows, signatures, problems
 
 
-def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, set[str]]:
+def gold_stage(articles: Iterable[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, set[str]]:
     """Resolve raw/annotations; any annotation problem fails the build (gold must be exact)."""
     folder = cfg.raw / gold.ANNOTATIONS_DIR
     ann, problems = gold.load_annotations(folder, cfg.raw)
-    rows, gold_ids, more = gold.resolve(ann, {a["article_id"]: a for a in articles})
+    wanted = {a["article_id"]: a for a in articles if a["article_id"] in ann.articles}
+    rows, gold_ids, more = gold.resolve(ann, wanted)
     problems += more
     if problems:
         raise BuildFailed(problems, "gold annotations do not resolve")
@@ -211,15 +212,16 @@ def gold_stage(articles: list[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables
 
 
 def extract_stage(
-    articles: list[dict[str, Any]],
+    articles: Iterable[dict[str, Any]],
     cfg: BuildConfig,
     runner: Runner | None = None,
     stats: StageStats | None = None,
     progress: Progress | None = None,
+    skip: Collection[str] = (),
 ) -> tuple[Tables, dict[str, Any]]:
-    """Automatic extraction (cached per article, on the workers) and cross-article linking."""
-    if not articles:
-        return {"quotes": [], "claims": [], "entities": []}, {}
+    """Automatic extraction (cached per article, on the workers) and cross-article linking of
+    every article not in `skip` (the gold ones). `articles` is read once, in one pass (it may
+    be a spilled table): only the texts still to parse are held, with their tasks."""
     from newsbench import extract
     from newsbench.link import link_spilled
 
@@ -231,7 +233,12 @@ def extract_stage(
     with PackedExtractions() as extractions:
         todo: list[ExtractTask] = []
         key_of: dict[str, str] = {}
+        inputs: list[Any] = []
         for a in articles:
+            if a["article_id"] in skip:
+                continue
+            # linking reads the outlet and the story, never the text
+            inputs.append(extract.ArticleInput(a["article_id"], "", a["outlet"], a["story_id"]))
             key = cache.key(a["outlet"], a["text"])
             blob = cache.get_packed(key)
             if blob is not None:
@@ -241,6 +248,8 @@ def extract_stage(
                 todo.append(
                     ExtractTask(a["article_id"], a["text"], a["outlet"], a["story_id"], cfg.model)
                 )
+        if not inputs:
+            return {"quotes": [], "claims": [], "entities": []}, {}
         if progress:
             progress.set_total(len(todo))
         for batch in runner.map_batches(stages.extract_batch, batched(todo, EXTRACT_BATCH)):
@@ -249,15 +258,10 @@ def extract_stage(
                 cache.put_bytes(key_of[article_id], blob)
             if progress:
                 progress.advance(len(batch))
+        del todo, key_of
         extractions.seal()
-        if len(extractions) != len(articles):  # a runner lost or repeated a batch
-            raise RuntimeError(
-                f"extraction returned {len(extractions)} of {len(articles)} articles"
-            )
-        inputs = [
-            extract.ArticleInput(a["article_id"], a["text"], a["outlet"], a["story_id"])
-            for a in articles
-        ]
+        if len(extractions) != len(inputs):  # a runner lost or repeated a batch
+            raise RuntimeError(f"extraction returned {len(extractions)} of {len(inputs)} articles")
         rows = link_spilled(extractions, inputs)
     if stats is not None:
         stats.notes.update(cache_hits=cache.hits, cache_misses=cache.misses)
@@ -297,7 +301,7 @@ def baseline_scores(
     return {"model": model, "scores": scores}
 
 
-def merge_tables(articles: list[dict[str, Any]], gold_rows: Tables, auto_rows: Tables) -> Tables:
+def merge_tables(articles: Any, gold_rows: Tables, auto_rows: Tables) -> Tables:
     """The four tables, gold rows before automatic ones; spilled automatic rows stay on disk
     (gold rows are few: they are spilled in front of them)."""
     merged: Tables = {"articles": articles}
@@ -391,14 +395,15 @@ def _build_tables(
             or [Problem(str(cfg.raw), "no .txt articles found", "put articles in the raw folder")],
             "no articles to build",
         )
+    # From here on the articles are read in passes from disk (Arrow), not held as dicts.
+    articles = spilled(articles, arrow_schema(catalog["articles"]))
     with progress.stage("annotations", len(articles)) as st:
         gold_rows, gold_ids = gold_stage(articles, cfg) if cfg.use_gold else ({}, set())
         st.rows_out = sum(len(v) for v in gold_rows.values())
         st.notes["gold_articles"] = len(gold_ids)
     checkpoint("annotations:done")
-    todo = [a for a in articles if a["article_id"] not in gold_ids]
-    with progress.stage("extract+link", len(todo)) as st:
-        auto_rows, model = extract_stage(todo, cfg, runner, st, progress)
+    with progress.stage("extract+link", len(articles) - len(gold_ids)) as st:
+        auto_rows, model = extract_stage(articles, cfg, runner, st, progress, skip=gold_ids)
         st.rows_out = sum(len(v) for v in auto_rows.values())
     checkpoint("extract:done")
     tables = merge_tables(articles, gold_rows, auto_rows)
