@@ -148,36 +148,113 @@ def _fuzzy_type_ok(a: str, b: str) -> bool:
     return a == b or frozenset({a, b}) in _FUZZY_COMPATIBLE
 
 
-# A chain's mentions: their texts (interned) and their (start, end) offsets, flat. About 24
-# bytes a mention, against about 150 as a tuple of four; tuples are made one entity at a time.
-Mentions = dict[NodeKey, tuple[list[str], "array[int]"]]
+class _ChainTable(Mapping[NodeKey, _ChainInfo]):
+    """Every chain of the corpus with its mentions, held column-wise.
+
+    Linking's first pass keeps one entry per chain of every article, so per-chain objects
+    would dominate its memory at scale (about 830 bytes a chain as records, tuples and small
+    lists): here each chain is an index into columns of interned strings, and mentions are
+    flat integer arrays plus a list of interned texts (about 300 bytes a chain in all).
+    `table[node]` makes the chain's _ChainInfo on demand.
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[NodeKey, int] = {}
+        self._type: list[str] = []
+        self._match_key: list[str] = []
+        self._surname_only = bytearray()
+        self._alias_type: list[str | None] = []
+        self._titles: list[tuple[str, ...]] = []
+        self._mention_chain = array("q")
+        self._mention_start = array("q")
+        self._mention_end = array("q")
+        self._mention_text: list[str] = []
+        self._order: Any = None  # mention positions grouped by chain (numpy), once all are in
+        self._bounds: Any = None
+
+    def add(self, article_id: str, chain: Chain) -> None:
+        info = _ChainInfo.of(chain)
+        self._index[(article_id, sys.intern(chain.key))] = len(self._type)
+        self._type.append(info.type)
+        self._match_key.append(info.match_key)
+        self._surname_only.append(info.surname_only)
+        self._alias_type.append(info.alias_type)
+        self._titles.append(info.titles or ())
+
+    def add_mention(
+        self, article_id: str, chain_key: str | None, start: int, end: int, text: str
+    ) -> None:
+        i = self._index.get((article_id, chain_key))  # type: ignore[arg-type]
+        if i is None:
+            return  # a mention outside every chain is in no entity
+        self._mention_chain.append(i)
+        self._mention_start.append(start)
+        self._mention_end.append(end)
+        self._mention_text.append(sys.intern(text))  # names repeat
+        self._order = None
+
+    def __getitem__(self, node: NodeKey) -> _ChainInfo:
+        i = self._index[node]
+        return _ChainInfo(
+            self._type[i],
+            self._match_key[i],
+            bool(self._surname_only[i]),
+            self._alias_type[i],
+            self._titles[i],
+        )
+
+    def __iter__(self) -> Iterator[NodeKey]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._index
+
+    def _grouped(self) -> tuple[Any, Any]:
+        if self._order is None:
+            import numpy as np
+
+            chain_of = np.frombuffer(self._mention_chain, dtype=np.int64)
+            self._order = np.argsort(chain_of, kind="stable")
+            self._bounds = np.searchsorted(
+                chain_of[self._order], np.arange(len(self._type) + 1), side="left"
+            )
+        return self._order, self._bounds
+
+    def mentions(self, node: NodeKey) -> list[tuple[str, int, int, str]]:
+        """A chain's mentions as (article_id, start, end, text), in input order."""
+        order, bounds = self._grouped()
+        i = self._index[node]
+        return [
+            (node[0], self._mention_start[j], self._mention_end[j], self._mention_text[j])
+            for j in order[bounds[i] : bounds[i + 1]].tolist()
+        ]
+
+    def n_mentions(self, node: NodeKey) -> int:
+        _, bounds = self._grouped()
+        i = self._index[node]
+        return int(bounds[i + 1] - bounds[i])
+
+    def drop_mentions(self) -> None:
+        """The mentions are in the entity rows now: free them (the chains stay)."""
+        self._mention_chain = array("q")
+        self._mention_start = array("q")
+        self._mention_end = array("q")
+        self._mention_text = []
+        self._order = self._bounds = None
 
 
-def _entity_input(
-    extractions: Iterable[ArticleExtraction],
-) -> tuple[dict[NodeKey, _ChainInfo], Mentions]:
-    """Linking's first pass: every chain, and every mention of a chain, compactly."""
-    chains: dict[NodeKey, _ChainInfo] = {}
-    mentions_of: Mentions = {}
+def _entity_input(extractions: Iterable[ArticleExtraction]) -> _ChainTable:
+    """Linking's first pass: every chain, and every mention of a chain, column-wise."""
+    chains = _ChainTable()
     for ex in extractions:
         for chain in ex.chains:
-            chains[(ex.article_id, sys.intern(chain.key))] = _ChainInfo.of(chain)
+            chains.add(ex.article_id, chain)
         for m in ex.mentions:
-            node = (ex.article_id, m.chain)
-            if node not in chains:
-                continue  # a mention outside every chain is in no entity
-            entry = mentions_of.get(node)
-            if entry is None:
-                entry = mentions_of[node] = ([], array("l"))
-            entry[0].append(sys.intern(m.text))  # names repeat
-            entry[1].extend((m.char_start, m.char_end))
-    return chains, mentions_of
-
-
-def _mention_tuples(node: NodeKey, mentions_of: Mentions) -> list[tuple[str, int, int, str]]:
-    """A chain's mentions as (article_id, start, end, text)."""
-    texts, offsets = mentions_of.get(node, ((), array("l")))
-    return [(node[0], offsets[2 * i], offsets[2 * i + 1], t) for i, t in enumerate(texts)]
+            chains.add_mention(ex.article_id, m.chain, m.char_start, m.char_end, m.text)
+    return chains
 
 
 def _link_entities(
@@ -263,8 +340,7 @@ def _link_entities(
 
 
 def _spill_entities(
-    chains: Mapping[NodeKey, _ChainInfo],
-    mentions_of: Mentions,
+    chains: _ChainTable,
     uf: UnionFind,
     out: SpilledTable,
 ) -> tuple[dict[NodeKey, _Entity], set[str]]:
@@ -279,12 +355,12 @@ def _spill_entities(
         members[uf.find(node)].append(node)
     drafts = []
     for nodes in members.values():
-        mentions = sorted({m for node in nodes for m in _mention_tuples(node, mentions_of)})
+        mentions = sorted({m for node in nodes for m in chains.mentions(node)})
         if not mentions:
             continue
         votes: Counter[str] = Counter()
         for node in nodes:
-            votes[chains[node].type] += len(mentions_of.get(node, ((),))[0])
+            votes[chains[node].type] += chains.n_mentions(node)
         alias_types = sorted({chains[n].alias_type for n in nodes if chains[n].alias_type})
         if alias_types and votes.get("PERSON", 0) * 2 <= sum(votes.values()):
             entity_type = alias_types[0]
@@ -308,9 +384,7 @@ def _spill_entities(
     by_node: dict[NodeKey, _Entity] = {}
     places: set[str] = set()
     for eid, entity_type, name, nodes in ranked:
-        mentions = sorted({m for node in nodes for m in _mention_tuples(node, mentions_of)})
-        for node in nodes:
-            mentions_of.pop(node, None)
+        mentions = sorted({m for node in nodes for m in chains.mentions(node)})
         entity = _Entity(eid, name, entity_type)
         if entity_type in ("GPE", "NORP"):
             places.update(_OfficeHolders.word(w) for m in mentions for w in m[3].split())
@@ -695,12 +769,13 @@ def link_spilled(
     if missing:
         raise ValueError(f"extractions for unknown article(s): {missing[:5]}")
     story = {aid: a.story_id for aid, a in inputs.items()}
-    chains, mentions_of = _entity_input(extractions)
+    chains = _entity_input(extractions)
     uf = _link_entities(chains, story)
     entity_table = SpilledTable(_SCHEMAS["entities"])
-    by_node, places = _spill_entities(chains, mentions_of, uf, entity_table)
+    by_node, places = _spill_entities(chains, uf, entity_table)
     entity_table.seal()
-    del mentions_of, uf
+    chains.drop_mentions()
+    del uf
     offices = _OfficeHolders(chains, by_node, places, story)
     del chains, places
 
