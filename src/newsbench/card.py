@@ -156,7 +156,7 @@ def card_yaml(
             }
         )
     creators = ["expert-generated", "machine-generated"] if has_gold else ["machine-generated"]
-    languages = sorted({a["language"] for a in tables["articles"] if a.get("language")}) or ["en"]
+    languages = sorted({x for x in column_values(tables["articles"], "language") if x}) or ["en"]
     return {
         "pretty_name": "newsbench",
         "license": LICENSE,
@@ -228,10 +228,14 @@ def render_body(
     template = env.from_string(template_path().read_text(encoding="utf-8"))
     articles = tables["articles"]
     outlets: dict[str, dict[str, Any]] = {}
-    for a in sorted(articles, key=lambda a: a["article_id"]):
-        key = a.get("outlet") or "(not stated in the text)"
+    # two columns, not the rows: the articles may be a spilled table of any size
+    ids_and_outlets = zip(
+        column_values(articles, "article_id"), column_values(articles, "outlet"), strict=True
+    )
+    for article_id, outlet in sorted(ids_and_outlets, key=lambda pair: pair[0]):
+        key = outlet or "(not stated in the text)"
         entry = outlets.setdefault(key, {"outlet": key, "articles": []})
-        entry["articles"].append(a["article_id"])
+        entry["articles"].append(article_id)
     context = {
         "schema_version": catalog.schema_version,
         "counts": {name: len(rows) for name, rows in tables.items()},
@@ -241,7 +245,7 @@ def render_body(
             name: _example(tables[name], t.primary_key) for name, t in catalog.tables.items()
         },
         "outlets": list(outlets.values()),
-        "stories": sorted({a["story_id"] for a in articles if a.get("story_id")}),
+        "stories": sorted({s for s in column_values(articles, "story_id") if s}),
         "n_gold_articles": len(manifest.get("gold_articles", [])),
         "origins": {
             name: _origin_counts(tables[name]) for name in ("quotes", "claims", "entities")
@@ -268,8 +272,8 @@ def _origin_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def _removed_reasons(articles: list[dict[str, Any]]) -> dict[str, int]:
     out: dict[str, int] = {}
-    for a in articles:
-        for span in a["removed"]:
+    for removed in column_values(articles, "removed"):
+        for span in removed:
             out[span["reason"]] = out.get(span["reason"], 0) + 1
     return dict(sorted(out.items()))
 

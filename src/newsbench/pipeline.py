@@ -29,7 +29,7 @@ from newsbench.faults import checkpoint
 from newsbench.problems import BuildFailed, Problem
 from newsbench.read import MAX_FILE_BYTES, discover
 from newsbench.runner import LocalRunner, batched
-from newsbench.spill import SpilledTable, spilled
+from newsbench.spill import SpilledTable
 from newsbench.stages import ExtractTask, PrepareTask
 from newsbench.tables import Catalog, arrow_schema, load_catalog
 from newsbench.validate import validate_tables
@@ -166,8 +166,12 @@ def prepare_stage(
     runner: Runner,
     progress: Progress | None = None,
     stats: StageStats | None = None,
-) -> tuple[list[dict[str, Any]], list[Any], list[Problem]]:
-    """Read, decode, normalize and sign every raw file on the runner's workers."""
+) -> tuple[SpilledTable, list[Any], list[Problem]]:
+    """Read, decode, normalize and sign every raw file on the runner's workers.
+
+    The article rows go to a spill file as they come (newsbench.spill); the build process
+    keeps each article's MinHash signature (1 KiB) for near-duplicate detection.
+    """
     sources, problems = discover(cfg.raw)
     if progress:
         progress.set_total(len(sources))
@@ -181,7 +185,7 @@ def prepare_stage(
         PrepareTask(i, s, rules_path, cfg.max_file_bytes, cache_dir, fingerprint)
         for i, s in enumerate(sources)
     ]
-    rows: list[dict[str, Any]] = []
+    rows = SpilledTable(arrow_schema(load_catalog()["articles"]))
     signatures: list[Any] = []
     hits = misses = 0
     for results in runner.map_batches(stages.prepare_batch, batched(tasks, PREPARE_BATCH)):
@@ -196,7 +200,7 @@ def prepare_stage(
                 hits, misses = hits + cached, misses + (not cached)
     if stats is not None:
         stats.notes.update(cache_hits=hits, cache_misses=misses)
-    return rows, signatures, problems
+    return rows.seal(), signatures, problems
 
 
 def gold_stage(articles: Iterable[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, set[str]]:
@@ -277,7 +281,7 @@ def model_description(model: str | None) -> dict[str, Any]:
 
 
 def baseline_scores(
-    articles: list[dict[str, Any]],
+    articles: Iterable[dict[str, Any]],
     gold_ids: set[str],
     gold_rows: Tables,
     cfg: BuildConfig,
@@ -379,10 +383,14 @@ def _build_tables(
         st.notes["rejected"] = len(problems)
     checkpoint("prepare:done")
     with progress.stage("near-duplicates", len(articles)) as st:
-        copies = near_duplicates([a["article_id"] for a in articles], signatures)
+        ids = list(articles.column("article_id"))
+        copies = near_duplicates(ids, signatures)
         del signatures  # about 1 KiB per article, needed by nothing after this
-        for a in articles:
-            a["near_duplicate_of"] = copies.get(a["article_id"])
+        with articles:
+            articles = articles.with_column(
+                "near_duplicate_of", [copies.get(article_id) for article_id in ids]
+            )
+        del ids
         st.rows_out = len(copies)
     checkpoint("dedup:done")
     file_problems = [p for p in problems if p.stage in ("read", "normalize")]
@@ -395,8 +403,6 @@ def _build_tables(
             or [Problem(str(cfg.raw), "no .txt articles found", "put articles in the raw folder")],
             "no articles to build",
         )
-    # From here on the articles are read in passes from disk (Arrow), not held as dicts.
-    articles = spilled(articles, arrow_schema(catalog["articles"]))
     with progress.stage("annotations", len(articles)) as st:
         gold_rows, gold_ids = gold_stage(articles, cfg) if cfg.use_gold else ({}, set())
         st.rows_out = sum(len(v) for v in gold_rows.values())

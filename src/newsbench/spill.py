@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 BATCH_ROWS = 4096  # rows per spilled record batch
-SORT_BUDGET_BYTES = 256 * 1024 * 1024  # Arrow bytes sorted in memory at once
+SORT_BUDGET_BYTES = 64 * 1024 * 1024  # Arrow bytes sorted in memory at once (twice that held)
 SAMPLE_KEYS = 100_000  # keys sampled to choose the range partition's boundaries
 
 
@@ -262,4 +262,4 @@ def column_values(rows: Iterable[Mapping[str, Any]] | SpilledTable, name: str) -
     """One column of a list of rows or of a spilled table (read without the other columns)."""
     if isinstance(rows, SpilledTable):
         return rows.column(name)
-    return (row[name] for row in rows)
+    return (row.get(name) for row in rows)
