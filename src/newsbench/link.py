@@ -478,12 +478,13 @@ def _blocks(story_of: Sequence[str | None]) -> list[list[int]]:
 
 
 def _candidate_pairs(
-    block: list[int], tokens: Sequence[Collection[str]]
+    block: list[int], tokens: Callable[[int], Collection[str]]
 ) -> Iterator[tuple[int, int]]:
     """All pairs of a small block; in a large one, pairs sharing a word that is not common.
 
     Pairs come in ascending order, one item's partners at a time, so memory holds one item's
-    candidates rather than every pair of the block.
+    candidates rather than every pair of the block. `tokens(i)` gives item i's words (made on
+    demand: only the items compared need them).
     """
     if len(block) <= BLOCK_ALL_PAIRS:
         for n, a in enumerate(block):
@@ -493,11 +494,11 @@ def _candidate_pairs(
     ordered = sorted(block)
     postings: dict[str, list[int]] = defaultdict(list)
     for i in ordered:
-        for t in tokens[i]:
+        for t in tokens(i):
             postings[t].append(i)
     for a in ordered:
         partners: set[int] = set()
-        for t in tokens[a]:
+        for t in tokens(a):
             ids = postings[t]
             if 1 < len(ids) <= MAX_POSTING:
                 partners.update(b for b in ids if b > a)
@@ -577,12 +578,16 @@ def _average_link(
     return [label(i) for i in range(n)]
 
 
-def _cluster_ids(prefix: str, row_ids: Sequence[str], labels: Sequence[Hashable]) -> list[str]:
-    members: dict[Hashable, list[str]] = defaultdict(list)
+def _cluster_ids(prefix: str, row_ids: Iterable[str], labels: Sequence[Hashable]) -> Iterator[str]:
+    """Each row's cluster id (newsbench.extract.ids.cluster_id: from the cluster's smallest
+    member id), in row order. Holds the smallest id of each cluster, not every member's."""
+    smallest: dict[Hashable, str] = {}
     for row_id, lab in zip(row_ids, labels, strict=True):
-        members[lab].append(row_id)
-    ids = {lab: cluster_id(prefix, ids) for lab, ids in members.items()}
-    return [ids[lab] for lab in labels]
+        if lab not in smallest or row_id < smallest[lab]:
+            smallest[lab] = row_id
+    ids = {lab: cluster_id(prefix, (first,)) for lab, first in smallest.items()}
+    del smallest
+    return (ids[lab] for lab in labels)
 
 
 # --- quotes ----------------------------------------------------------------------------------
@@ -623,12 +628,15 @@ def _quote_clusters(
     words: Sequence[str],
     speakers: Sequence[str | None],
     story_of: Sequence[str | None],
-    row_ids: Sequence[str],
-) -> list[str]:
+    row_ids: Iterable[str],
+) -> Iterator[str]:
     uf = UnionFind()
     for i in range(len(words)):
         uf.add(i)
-    tokens = [set(map(sys.intern, w.split())) for w in words]  # shared, not one copy per quote
+
+    def tokens(i: int) -> set[str]:
+        return set(words[i].split())
+
     same_attribution: dict[tuple[str, int], int] = {}
     for i, cue in enumerate(attributions):  # rows cut from one attributed sentence: one remark
         if cue is not None:
@@ -687,8 +695,8 @@ def _claim_clusters(
     numbers: Sequence[tuple[str, ...]],
     features: Sequence[tuple[str, ...]],
     story_of: Sequence[str | None],
-    row_ids: Sequence[str],
-) -> list[str]:
+    row_ids: Iterable[str],
+) -> Iterator[str]:
     labels: list[int] = list(range(len(features)))
 
     def same_claim_key(i: int) -> Hashable | None:
@@ -707,7 +715,7 @@ def _claim_clusters(
         reps = list(groups)
         local = {item: k for k, item in enumerate(reps)}
         edges: dict[tuple[int, int], float] = {}
-        for a, b in _candidate_pairs(reps, features):
+        for a, b in _candidate_pairs(reps, features.__getitem__):
             if not _numbers_agree(numbers[a], numbers[b]):
                 continue
             mine = set(features[a])
@@ -793,12 +801,11 @@ def link_spilled(
     words: list[str] = []
     speakers: list[str | None] = []
     quote_stories: list[str | None] = []
-    quote_ids: list[str] = []
     claim_table = SpilledTable(_SCHEMAS["claims"])
     numbers: list[tuple[str, ...]] = []
     features: list[tuple[str, ...]] = []  # sorted: a tuple is a quarter of a set's memory
     claim_stories: list[str | None] = []
-    claim_ids: list[str] = []
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal keys held once
     for ex in extractions:
         sid = story[ex.article_id]
         ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
@@ -807,10 +814,9 @@ def link_spilled(
         ):
             speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
             attributions.append(None if q.attribution is None else (q.article_id, q.attribution))
-            words.append(quote_words(q.text))
+            words.append(sys.intern(quote_words(q.text)))  # copies share one string
             speakers.append(speaker_id)
             quote_stories.append(sid)
-            quote_ids.append(qid)
             quote_table.append(
                 _ordered(
                     {
@@ -837,15 +843,15 @@ def link_spilled(
             strict=True,
         ):
             claimant, claimant_id = who(ex.article_id, c.claimant_chain, c.claimant_text)
-            numbers.append(c.numbers)
+            numbers.append(shared.setdefault(c.numbers, c.numbers))
             entity_ids = {
                 by_node[(ex.article_id, k)].entity_id
                 for k in c.chains
                 if (ex.article_id, k) in by_node
             }
-            features.append(tuple(sorted(claim_features(c.lemmas, entity_ids))))
+            feature_key = tuple(sorted(claim_features(c.lemmas, entity_ids)))
+            features.append(shared.setdefault(feature_key, feature_key))  # copies share one
             claim_stories.append(sid)
-            claim_ids.append(cid)
             claim_table.append(
                 _ordered(
                     {
@@ -863,16 +869,22 @@ def link_spilled(
                 )
             )
     by_node.clear()  # `who` is done with it; clustering needs only the keys below
-    clusters = _quote_clusters(attributions, words, speakers, quote_stories, quote_ids)
-    del attributions, words, speakers, quote_stories, quote_ids
+    shared.clear()
+    quote_table.seal()
+    claim_table.seal()
+    # row ids are read back from the spill files, not kept
+    clusters = _quote_clusters(
+        attributions, words, speakers, quote_stories, quote_table.column("quote_id")
+    )
+    del attributions, words, speakers, quote_stories
     quotes = _filled(quote_table, "quote_cluster_id", clusters)
-    clusters = _claim_clusters(numbers, features, claim_stories, claim_ids)
-    del numbers, features, claim_stories, claim_ids
+    clusters = _claim_clusters(numbers, features, claim_stories, claim_table.column("claim_id"))
+    del numbers, features, claim_stories
     claims = _filled(claim_table, "claim_cluster_id", clusters)
     return {"entities": entity_table, "quotes": quotes, "claims": claims}
 
 
-def _filled(table: SpilledTable, column: str, values: Sequence[Any]) -> SpilledTable:
+def _filled(table: SpilledTable, column: str, values: Iterable[Any]) -> SpilledTable:
     """`table` with `column` set (a new spill file; the old one is closed)."""
     with table:
         return table.with_column(column, values)

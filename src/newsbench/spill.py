@@ -12,9 +12,10 @@ sorted in memory, so memory stays bounded by `SORT_BUDGET_BYTES` whatever the ta
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 BATCH_ROWS = 4096  # rows per spilled record batch
 SORT_BUDGET_BYTES = 64 * 1024 * 1024  # Arrow bytes sorted in memory at once (twice that held)
 SAMPLE_KEYS = 100_000  # keys sampled to choose the range partition's boundaries
+_END = object()
 
 
 class _PositionalReader(io.RawIOBase):
@@ -169,18 +171,20 @@ class SpilledTable:
             out.write(fn(batch))
         return out.seal()
 
-    def with_column(self, name: str, values: Sequence[Any]) -> SpilledTable:
-        """A new table with column `name` set from `values`, given in row order."""
-        if len(values) != len(self):
-            raise ValueError(f"{len(values)} values for {len(self)} rows")
+    def with_column(self, name: str, values: Iterable[Any]) -> SpilledTable:
+        """A new table with column `name` set from `values`, given in row order (consumed a
+        batch at a time: a generator is never held whole)."""
         index = self.schema.get_field_index(name)
         field = self.schema.field(index)
+        values = iter(values)
         out = SpilledTable(self.schema, self.batch_rows)
-        start = 0
         for batch in self.batches():
-            column = pa.array(values[start : start + batch.num_rows], type=field.type)
-            out.write(batch.set_column(index, field, column))
-            start += batch.num_rows
+            part = list(itertools.islice(values, batch.num_rows))
+            if len(part) != batch.num_rows:
+                raise ValueError(f"fewer values than the {len(self)} rows")
+            out.write(batch.set_column(index, field, pa.array(part, type=field.type)))
+        if next(values, _END) is not _END:
+            raise ValueError(f"more values than the {len(self)} rows")
         return out.seal()
 
     def sorted_by(self, key: str, budget_bytes: int | None = None) -> SpilledTable:

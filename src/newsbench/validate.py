@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from newsbench.problems import Problem
-from newsbench.spill import SpilledTable, rebatched
+from newsbench.spill import SpilledTable, column_values, rebatched
 from newsbench.tables import Catalog, pandera_schema, to_dataframe
 
 Rows = list[dict[str, Any]] | SpilledTable
@@ -114,11 +114,24 @@ def cross_table_problems(
     `reference` is for checking a published --text-policy reference folder, which has no text.
     """
     problems: list[Problem] = []
-    keys = {
-        name: {row[catalog[name].primary_key] for row in tables.get(name, [])}
-        for name in catalog.tables
+    # keys of the tables something refers to (the articles always: mentions point at them)
+    targets = {"articles"} | {
+        c.references.split(".")[0]
+        for t in catalog.tables.values()
+        for c in t.columns
+        if c.references
     }
-    texts = {a["article_id"]: a["text"] for a in tables.get("articles", [])}
+    keys = {
+        name: set(column_values(tables.get(name, []), catalog[name].primary_key))
+        for name in sorted(targets)
+    }
+    texts = dict(
+        zip(
+            column_values(tables.get("articles", []), "article_id"),
+            column_values(tables.get("articles", []), "text"),
+            strict=True,
+        )
+    )
     if not reference:
         for article_id, text in texts.items():
             if not isinstance(text, str) or not text:
