@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from newsbench.spill import column_values
+from newsbench.spill import SpilledTable, column_values
 from newsbench.tables import Catalog, features_yaml, markdown_field_table
 
 DEFAULT_CONFIG = "claims"
@@ -187,7 +187,7 @@ def _example(rows: list[dict[str, Any]], key: str, max_chars: int = 300) -> str:
     """One real row, shortened for display."""
     if not rows:
         return "(no rows)"
-    row = min(rows, key=lambda r: r[key])  # the first in key order (streams a spilled table)
+    row = _first_by(rows, key)
 
     def short(v: Any) -> Any:
         if isinstance(v, str) and len(v) > max_chars:
@@ -203,6 +203,19 @@ def _example(rows: list[dict[str, Any]], key: str, max_chars: int = 300) -> str:
     return json.dumps(
         {k: short(v) for k, v in row.items()}, indent=2, ensure_ascii=False, default=str
     )
+
+
+def _first_by(rows: list[dict[str, Any]] | SpilledTable, key: str) -> dict[str, Any]:
+    """The row with the smallest `key` (the first one, on ties). A spilled table is read
+    twice, the key column and then the one batch holding that row, never all rows at once."""
+    if not isinstance(rows, SpilledTable):
+        return min(rows, key=lambda r: r[key])
+    smallest = min(rows.column(key))
+    for batch in rows.batches():
+        values = batch.column(key).to_pylist()
+        if smallest in values:
+            return batch.slice(values.index(smallest), 1).to_pylist()[0]
+    raise AssertionError("unreachable: the smallest key is in some batch")
 
 
 def template_path() -> Path:

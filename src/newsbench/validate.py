@@ -143,12 +143,15 @@ def cross_table_problems(
             if not col.references:
                 continue
             target_table, _ = col.references.split(".")
-            for row in tables.get(name, []):
-                value = row.get(col.name)
+            rows = tables.get(name, [])
+            # two columns, not whole rows: a spilled table converts only what is read
+            for row_id, value in zip(
+                column_values(rows, pk), column_values(rows, col.name), strict=True
+            ):
                 if value is not None and value not in keys[target_table]:
                     problems.append(
                         _problem(
-                            name, row[pk], col.name, f"{value!r} does not exist in {col.references}"
+                            name, row_id, col.name, f"{value!r} does not exist in {col.references}"
                         )
                     )
 
