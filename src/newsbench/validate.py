@@ -10,6 +10,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from newsbench.problems import Problem
 from newsbench.spill import SpilledTable, column_values, rebatched
 from newsbench.tables import Catalog, pandera_schema, to_dataframe
@@ -43,6 +46,8 @@ def schema_problems(
         schema = pandera_schema(table)
         counts: Counter[tuple[str, str]] = Counter()
         unique = [c.name for c in table.columns if c.unique]
+        # values held more than once, found first: across chunks only these need tracking
+        repeated = {c: _repeated_values(rows, c) for c in unique}
         seen: dict[str, set[Any]] = {c: set() for c in unique}
         for start, chunk in _chunks(rows, chunk_rows):
             df = to_dataframe(table, chunk)
@@ -64,6 +69,8 @@ def schema_problems(
                         counts, name, row_id, column, str(case.check), case.failure_case
                     )
             for column in unique:
+                if not repeated[column]:
+                    continue
                 values = df[column].tolist()
                 if start:  # within one chunk pandera has reported them
                     for row_id, value in zip(df[table.primary_key], values, strict=True):
@@ -71,7 +78,7 @@ def schema_problems(
                             problems += _counted(
                                 counts, name, row_id, column, "field_uniqueness", value
                             )
-                seen[column].update(values)
+                seen[column].update(v for v in values if v in repeated[column])
             del df
         for (column, check), n in counts.items():
             if n > MAX_PER_CHECK:
@@ -79,6 +86,18 @@ def schema_problems(
                     _problem(name, "…", column, f"{n - MAX_PER_CHECK} more rows fail {check}")
                 )
     return problems
+
+
+def _repeated_values(rows: Rows, column: str) -> set[Any]:
+    """Values of `column` found in more than one row. A spilled table is counted in Arrow
+    (about 20 bytes an id, against about 100 in a Python set); usually the answer is empty."""
+    if isinstance(rows, SpilledTable):
+        values = pa.chunked_array(
+            [b.column(column) for b in rows.batches()], type=rows.schema.field(column).type
+        )
+        counts = pc.value_counts(values)
+        return set(counts.field("values").filter(pc.greater(counts.field("counts"), 1)).to_pylist())
+    return {v for v, n in Counter(column_values(rows, column)).items() if n > 1}
 
 
 def _chunks(rows: Rows, chunk_rows: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
@@ -125,17 +144,14 @@ def cross_table_problems(
         name: set(column_values(tables.get(name, []), catalog[name].primary_key))
         for name in sorted(targets)
     }
-    texts = dict(
-        zip(
-            column_values(tables.get("articles", []), "article_id"),
-            column_values(tables.get("articles", []), "text"),
-            strict=True,
-        )
-    )
+    articles = tables.get("articles", [])
     if not reference:
-        for article_id, text in texts.items():
+        for article_id, text in zip(
+            column_values(articles, "article_id"), column_values(articles, "text"), strict=True
+        ):
             if not isinstance(text, str) or not text:
                 problems.append(_problem("articles", article_id, "text", "article text is empty"))
+    failures = _span_failures(tables)
 
     for name, table in catalog.tables.items():
         pk = table.primary_key
@@ -158,14 +174,16 @@ def cross_table_problems(
     for name in ("quotes", "claims"):
         pk = catalog[name].primary_key
         cluster_col = "quote_cluster_id" if name == "quotes" else "claim_cluster_id"
-        for row in tables.get(name, []):
+        for n, row in enumerate(tables.get(name, [])):
             if row["text"] is None and not reference:
                 problems.append(_problem(name, row[pk], "text", "text is missing"))
-            problems += _span_problems(name, row[pk], row, texts)
+            failure = failures.get((name, n, "char_start"))
+            if failure:
+                problems.append(_problem(name, row[pk], "char_start", failure))
             if not row.get(cluster_col):
                 problems.append(_problem(name, row[pk], cluster_col, "cluster id is empty"))
 
-    for ent in tables.get("entities", []):
+    for n, ent in enumerate(tables.get("entities", [])):
         for i, m in enumerate(ent.get("mentions") or []):
             if m["article_id"] not in keys["articles"]:
                 problems.append(
@@ -177,9 +195,9 @@ def cross_table_problems(
                     )
                 )
                 continue
-            problems += _span_problems(
-                "entities", ent["entity_id"], m, texts, column=f"mentions[{i}]"
-            )
+            if ("entities", n, f"mentions[{i}]") in failures:
+                message = failures[("entities", n, f"mentions[{i}]")]
+                problems.append(_problem("entities", ent["entity_id"], f"mentions[{i}]", message))
         n_articles = len({m["article_id"] for m in ent.get("mentions") or []})
         if ent.get("n_articles") != n_articles:
             problems.append(
@@ -193,36 +211,75 @@ def cross_table_problems(
     return problems
 
 
-def _span_problems(
-    table: str,
-    row_id: Any,
-    row: dict[str, Any],
-    texts: dict[str, str | None],
-    column: str = "char_start",
-) -> list[Problem]:
-    text = texts.get(row["article_id"])
-    if text is None or row["text"] is None:  # reference builds: offsets only
-        return []
-    s, e = row["char_start"], row["char_end"]
+_SPANS = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("table", pa.string()),
+        ("row", pa.int64()),
+        ("column", pa.string()),
+        ("char_start", pa.int64()),
+        ("char_end", pa.int64()),
+        ("text", pa.string()),
+    ]
+)
+_TEXTS = pa.schema([("article_id", pa.string()), ("text", pa.string())])
+
+
+def _span_failures(tables: Tables) -> dict[tuple[str, int, str], str]:
+    """Spans that do not match their article's text: (table, row number, column) -> message.
+
+    An external join, so that no corpus's texts are held whole: every span that has a text
+    (quotes, claims, entity mentions) goes to a spill file, the spans and the articles' (id,
+    text) pairs are each sorted by article id on disk, and the two are read in step, one
+    article's text at a time. Spans of a missing article or of an article without text
+    (reference builds) are not checked here.
+    """
+    spans = SpilledTable(_SPANS)
+    for name in ("quotes", "claims"):
+        for n, row in enumerate(tables.get(name, [])):
+            if row.get("text") is not None and row.get("article_id") is not None:
+                spans.append({**row, "table": name, "row": n, "column": "char_start"})
+    for n, ent in enumerate(tables.get("entities", [])):
+        for i, m in enumerate(ent.get("mentions") or []):
+            if m.get("text") is not None and m.get("article_id") is not None:
+                spans.append({**m, "table": "entities", "row": n, "column": f"mentions[{i}]"})
+    articles = tables.get("articles", [])
+    texts = SpilledTable(_TEXTS).extend(
+        {"article_id": a, "text": t}
+        for a, t in zip(
+            column_values(articles, "article_id"), column_values(articles, "text"), strict=True
+        )
+        if a is not None
+    )
+    failures: dict[tuple[str, int, str], str] = {}
+    with (
+        spans,
+        texts,
+        spans.sorted_by("article_id") as ordered,
+        texts.sorted_by("article_id") as by_id,
+    ):
+        article_rows = iter(by_id)
+        article = next(article_rows, None)
+        for span in ordered:
+            while article is not None and article["article_id"] < span["article_id"]:
+                article = next(article_rows, None)
+            if article is None or article["article_id"] != span["article_id"]:
+                continue
+            message = _span_message(span, article["text"])
+            if message:
+                failures[(span["table"], span["row"], span["column"])] = message
+    return failures
+
+
+def _span_message(span: dict[str, Any], text: str | None) -> str | None:
+    if text is None:  # reference builds: offsets only
+        return None
+    s, e = span["char_start"], span["char_end"]
     if not (0 <= s < e <= len(text)):
-        return [
-            _problem(
-                table,
-                row_id,
-                column,
-                f"span [{s}, {e}) outside the article text (length {len(text)})",
-            )
-        ]
-    if text[s:e] != row["text"]:
-        return [
-            _problem(
-                table,
-                row_id,
-                column,
-                f"text {row['text']!r} != articles.text[{s}:{e}] {text[s:e]!r}",
-            )
-        ]
-    return []
+        return f"span [{s}, {e}) outside the article text (length {len(text)})"
+    if text[s:e] != span["text"]:
+        return f"text {span['text']!r} != articles.text[{s}:{e}] {text[s:e]!r}"
+    return None
 
 
 def validate_tables(catalog: Catalog, tables: Tables, reference: bool = False) -> list[Problem]:
