@@ -9,7 +9,7 @@ import pytest
 
 from newsbench.check import read_tables
 from newsbench.tables import load_catalog
-from newsbench.validate import schema_problems, validate_tables
+from newsbench.validate import cross_table_problems, schema_problems, validate_tables
 
 from conftest import RAW, run_build
 
@@ -65,6 +65,38 @@ def test_checking_in_chunks_finds_the_same_problems_and_duplicates_across_chunks
     # every problem pandera finds on the whole table is found chunk by chunk (the first copy
     # of a duplicate is reported by pandera on the whole table only: it precedes the second)
     assert {r for r in whole if "field_uniqueness" not in r} <= set(chunked)
+
+
+def test_spilled_tables_report_what_lists_report(tables: dict) -> None:
+    """The build validates spilled tables (newsbench.spill, read in batches, spans checked by an
+    external join on article id, ids counted in Arrow): the same damage gives the same report,
+    in the same order, as the rows given as lists, across many spill batches and chunks."""
+    from newsbench.spill import SpilledTable
+    from newsbench.tables import arrow_schema
+
+    catalog = load_catalog()
+    bad = copy.deepcopy(tables)
+    bad["quotes"][0]["char_end"] += 3
+    bad["claims"][-1]["claim_id"] = bad["claims"][0]["claim_id"]
+    bad["claims"][5]["article_id"] = "no-such-article"
+    bad["entities"][-1]["mentions"][-1]["char_start"] += 1
+    bad["entities"][2]["mentions"][0]["text"] = "not the text"
+    spilled = {
+        name: SpilledTable(arrow_schema(catalog[name]), batch_rows=7).extend(rows).seal()
+        for name, rows in bad.items()
+    }
+    as_lists = [p.render() for p in schema_problems(catalog, bad, chunk_rows=10)]
+    as_lists += [p.render() for p in cross_table_problems(catalog, bad)]
+    from_spill = [p.render() for p in schema_problems(catalog, spilled, chunk_rows=10)]
+    from_spill += [p.render() for p in cross_table_problems(catalog, spilled)]
+    assert from_spill == as_lists
+    assert any("not the text" in r for r in from_spill)
+    assert any(f"row {bad['entities'][-1]['entity_id']}" in r for r in from_spill)
+    assert any(f"row {bad['quotes'][0]['quote_id']}" in r for r in from_spill)
+    assert any("field_uniqueness" in r for r in from_spill)
+    assert any("'no-such-article' does not exist" in r for r in from_spill)
+    for table in spilled.values():
+        table.close()
 
 
 def test_a_failing_build_prints_the_report_and_writes_nothing(
