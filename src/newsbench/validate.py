@@ -21,6 +21,7 @@ Rows = list[dict[str, Any]] | SpilledTable
 Tables = dict[str, Rows]
 MAX_PER_CHECK = 50  # report at most this many rows per (table, column, check); count the rest
 CHUNK_ROWS = 50_000  # rows per pandera call: bounds the DataFrame copy of a large table
+CHUNK_BYTES = 16 * 1024 * 1024  # and at most about this much Arrow data (articles are wide)
 
 
 def _problem(table: str, row_id: Any, column: str, message: str) -> Problem:
@@ -34,9 +35,10 @@ def schema_problems(
 ) -> list[Problem]:
     """pandera validation of each table, lazily: all failures, each with row id and column.
 
-    A table is checked `chunk_rows` rows at a time, so the DataFrame pandera needs (a copy of
-    every string) stays bounded whatever the table's size; uniqueness across chunks is checked
-    here, with pandera's own check name.
+    A table is checked `chunk_rows` rows at a time (fewer for a spilled table of wide rows,
+    about CHUNK_BYTES of Arrow data), so the DataFrame pandera needs (a copy of every string)
+    stays bounded whatever the table's size; uniqueness across chunks is checked here, with
+    pandera's own check name.
     """
     import pandera.errors as pe
 
@@ -49,7 +51,10 @@ def schema_problems(
         # values held more than once, found first: across chunks only these need tracking
         repeated = {c: _repeated_values(rows, c) for c in unique}
         seen: dict[str, set[Any]] = {c: set() for c in unique}
-        for start, chunk in _chunks(rows, chunk_rows):
+        per_chunk = chunk_rows
+        if isinstance(rows, SpilledTable) and rows.nbytes:  # rows of a known average size
+            per_chunk = min(chunk_rows, max(1_000, CHUNK_BYTES * len(rows) // rows.nbytes))
+        for start, chunk in _chunks(rows, per_chunk):
             df = to_dataframe(table, chunk)
             df.index = range(start, start + len(chunk))
             try:
