@@ -379,51 +379,52 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
     args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.26 with 1 worker (met) and 1.34
-  with 2 (not met); speedup 1.79 (met). Besides spaCy's parse the workers run the rule-based
-  quote, claim and entity extraction in Python over every token (most of the gap), and the
-  build process then links, validates and writes alone (Amdahl: about 10 s of serial work at
-  ×1, while spaCy's own run has none). Wall times on this shared machine vary by about 10%
-  between runs, so the 2-worker ratio moves by about ±0.1: three runs today gave 1.46, 1.30
-  and 1.34 (spaCy alone with 2 processes: 82, 80 and 79 s).
-- **Memory.** Not met: peak RSS ×50 / ×1 is 3.15 (5.00 in the previous session's run). The build
-  process's own peak grows by about 42 KiB per article (373 MiB at ×1, 1.0 GiB at ×10,
-  3.9 GiB at ×50; it was 77 KiB per article, 7.0 GiB at ×50). What changed: extraction
-  records come back from the workers packed (pickled with a checksum, 4.7 KiB per article
-  against 22 KiB as objects) and go straight to an anonymous spill file, and linking reads them
-  back one article at a time in two passes (chains and mentions, then quotes and claims),
-  keeping only compact clustering keys (claim features as sorted tuples of interned strings);
-  candidate pairs are generated one item at a time; schema validation runs on chunks of
-  50,000 rows. `bench/memory_profile.py` splits what is left (Python objects, BBC ×1, KiB per
-  article): articles rows 7, extraction records 0.1 (the spill file's index), linking's peak
-  43, of which the rows it returns are 23 (quote, claim and entity rows as dicts, entity
-  mentions as dicts). The ×1 tree peak is mostly the two workers' spaCy models, which the
-  cached scale-ups do not load. The next step: the rows. Build each table's rows into Arrow
-  record batches as linking makes them (about a third of the dicts' memory) and spill them
-  to Arrow IPC, sort by id with a range partition on the id's hash prefix (ids are uniform
-  hashes), stream `pq.ParquetWriter` shard by shard, and run validation, the card and the
-  figures over the batches; then the articles rows the same way.
+LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.31 with 1 worker (just over the
+  target) and 1.29 with 2 (met); speedup 1.76 (met). Besides spaCy's parse the workers run the
+  rule-based quote, claim and entity extraction in Python over every token (most of the gap),
+  and the build process then links, validates and writes alone (Amdahl: about 10 s of serial
+  work at ×1, while spaCy's own run has none). Wall times on this shared machine vary by about
+  10% between runs, so both ratios move by about ±0.1 from run to run (the previous session's
+  runs gave 1.26 and 1.34; spaCy alone with 2 processes takes 79 to 82 s).
+- **Memory.** Met on this measure: peak RSS ×50 / ×1 is 1.03 (3.15 in the previous session's
+  run, 5.00 before that). No table's rows stay in memory: the articles go to an Arrow IPC
+  spill file as the workers return them (`newsbench.spill`), linking spills the quote, claim
+  and entity rows as it makes them and fills the cluster ids in afterwards, validation reads
+  them back in chunks of at most about 16 MiB and checks spans by an external join on
+  article id (spans and texts sorted on disk, read in step), and the writer sorts each table
+  on disk (a range partition on sampled ids past 64 MiB) and streams row groups into shards.
+  The ×1 tree peak includes the two workers' spaCy models (about 500 MiB each), which the
+  cached scale-ups never load, so the ratio flatters: the build process itself still grows,
+  by about 7 KiB per article between ×10 and ×50 (816 MiB at ×10, 1,292 MiB at ×50; it was
+  42 KiB per article, 3.9 GiB at ×50). What grows is keys, not rows: linking's chain table
+  (column-wise, about 470 bytes a chain) and union-find, its clustering keys (interned quote
+  words, claim feature tuples shared between equal copies, labels), the LSH index of
+  near-duplicate detection (about 3.7 KiB per article at ×50) and validation's id sets of the
+  articles and entities. `bench/memory_profile.py` gives the per-article breakdown. The next
+  step is to partition linking by block (story, or an LSH bucket for the pool) into hash
+  partitions on disk and link one partition at a time, the reduce Ray would run.
 - **Incremental rebuild.** Met. Unchanged raw files are read and hashed, never cleaned or
   signed again (prepare cache); unchanged texts are never parsed again (extraction cache,
   relabelled for free on load). What remains is the cross-article work over the whole corpus:
   loading the cached extractions and linking (about 60% of the rebuild), near-duplicates,
-  validation and writing. Reusing the
-  previous link (only stories and keys touched by new articles) is the step after this.
+  validation and writing. Reusing the previous link (only stories and keys touched by new
+  articles) is the step after this.
 - **Cross-article stages.** Linking reduces identical quotes and claims by key before any
   pairwise comparison and compares the rest inside blocks, so its time grows about linearly
-  (×10 → ×50: 4.3 times the time for 5 times the articles). Near-duplicate detection grows
-  faster than linear here (×10 → ×50: 8.1 times) because every copy of an article falls in the
+  (×10 → ×50: 4.0 times the time for 5 times the articles). Near-duplicate detection grows
+  faster than linear here (×10 → ×50: 7.5 times) because every copy of an article falls in the
   same LSH buckets, so each query returns all earlier copies; on a corpus without fifty copies
-  of every article the buckets stay small.
+  of every article the buckets stay small. Validation costs more than it did (45 s at ×50,
+  against 18 s with every row in memory): it reads the spilled tables in several passes and
+  sorts the spans on disk, the price of not holding the corpus.
 - **Scale-ups.** The ×10 and ×50 corpora repeat the BBC texts (distinct ids, boilerplate
   perturbations), so the extraction cache serves them and near-duplicate detection finds every
   copy: they measure the stages other than spaCy, whose cost per word is constant. The
-  uncached ×10 build (`--uncached 10`) parses every copy: 0.87 times the ×1 build's time per
-  file (linear; the ×1 build also pays the fixed costs), and a tree peak of 1.17 times the ×1
+  uncached ×10 build (`--uncached 10`) parses every copy: 0.86 times the ×1 build's time per
+  file (linear; the ×1 build also pays the fixed costs), and a tree peak of 1.11 times the ×1
   build's with both workers' models loaded. An uncached ×50 (about 75 minutes here) was not
-  run. Their
-  read+normalize column is a first build (prepare cache cold); the ×1 row is the cold-cache
-  build, spaCy included."""
+  run. Their read+normalize column is a first build (prepare cache cold); the ×1 row is the
+  cold-cache build, spaCy included."""
 
 
 if __name__ == "__main__":
