@@ -107,3 +107,21 @@ def test_parquet_written_through_an_on_disk_sort_is_byte_identical(
     paths, _ = write_table(catalog, name, rows, tmp_path)
     assert [p.name for p in paths] == [published.name]
     assert paths[0].read_bytes() == published.read_bytes()
+
+
+@pytest.mark.parametrize("kill_at", [None, "write:table:claims"], ids=["finished", "killed"])
+def test_spill_files_leave_nothing_in_tmpdir(tmp_path: Path, kill_at: str | None) -> None:
+    """Spill files are anonymous: a finished build, and a build killed with SIGKILL while its
+    spilled tables are open (mid-write), leave nothing in TMPDIR."""
+    from conftest import RAW, run_build
+
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {"TMPDIR": str(tmpdir)}
+    if kill_at:
+        env["NEWSBENCH_KILL_AT"] = kill_at
+    out = tmp_path / "out"
+    proc = run_build("--raw", str(RAW), "--out", str(out), "--workers", "1", env=env)
+    assert (proc.returncode == 0) == (kill_at is None), proc.stderr[-2000:]
+    assert out.is_dir() == (kill_at is None)
+    assert sorted(p.name for p in tmpdir.iterdir()) == []
