@@ -125,3 +125,19 @@ def test_spill_files_leave_nothing_in_tmpdir(tmp_path: Path, kill_at: str | None
     assert (proc.returncode == 0) == (kill_at is None), proc.stderr[-2000:]
     assert out.is_dir() == (kill_at is None)
     assert sorted(p.name for p in tmpdir.iterdir()) == []
+
+
+def test_row_groups_count_the_same_bytes_whatever_the_batches(built: Path) -> None:
+    """The card's num_bytes sums the row groups' Arrow sizes: cut from spilled batches (slices),
+    each must count what the same rows count built fresh, or the card would change with the
+    spill's batch size."""
+    catalog = load_catalog()
+    (path,) = sorted((built / "data" / "quotes").glob("*.parquet"))
+    rows = pq.read_table(path).to_pylist()  # nullable columns with nulls: validity bitmaps
+    schema = arrow_schema(catalog["quotes"])
+    # groups inside one batch (slices at an offset) and groups across two
+    with SpilledTable(schema, batch_rows=25).extend(rows).seal() as table:
+        groups = list(rebatched(table.batches(), 10))
+    fresh = [pa.Table.from_pylist(rows[i : i + 10], schema=schema) for i in range(0, len(rows), 10)]
+    assert [g.nbytes for g in groups] == [f.nbytes for f in fresh]
+    assert all(g.equals(f) for g, f in zip(groups, fresh, strict=True))

@@ -36,15 +36,23 @@ def near_duplicates(
 ) -> dict[str, str]:
     """article_id -> the article_id it is a near-duplicate of (only for those that are)."""
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-    hashes = {}
+    signature_of: dict[str, np.ndarray] = {}  # the caller's arrays, not copies
     out: dict[str, str] = {}
-    for article_id, values in sorted(zip(ids, signatures, strict=True)):
-        # LeanMinHash: a stored signature, without regenerating the permutations per article
+    for article_id, values in sorted(zip(ids, signatures, strict=True), key=lambda p: p[0]):
+        # LeanMinHash: a stored signature, without regenerating the permutations per article;
+        # it copies the values, so it lives only while the index hashes its bands
         m = LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)
-        candidates = sorted(c for c in lsh.query(m) if hashes[c].jaccard(m) >= threshold)
+        candidates = sorted(
+            c for c in lsh.query(m) if _jaccard(signature_of[c], m.hashvalues) >= threshold
+        )
         if candidates:
             first = candidates[0]
             out[article_id] = out.get(first, first)  # point at the earliest copy of the cluster
-        lsh.insert(article_id, m)
-        hashes[article_id] = m
+        lsh.insert(article_id, m, check_duplication=False)  # ids are unique
+        signature_of[article_id] = np.asarray(values, dtype=np.uint64)  # a copy only if not
     return out
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """The estimate MinHash.jaccard computes (same seed and scheme: one build's signatures)."""
+    return float(np.count_nonzero(a == b)) / float(len(a))

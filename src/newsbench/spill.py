@@ -246,7 +246,8 @@ def spilled(rows: Iterable[Mapping[str, Any]] | SpilledTable, schema: pa.Schema)
 
 
 def rebatched(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """The same rows as tables of exactly `rows` rows (the last one may be shorter)."""
+    """The same rows as tables of exactly `rows` rows (the last one may be shorter), each of
+    one fresh chunk per column."""
     held: list[pa.RecordBatch] = []
     count = 0
     for batch in batches:
@@ -256,10 +257,19 @@ def rebatched(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table
             batch = batch.slice(take)
             count += take
             if count == rows:
-                yield pa.Table.from_batches(held).combine_chunks()
+                yield _compact(held)
                 held, count = [], 0
     if count:
-        yield pa.Table.from_batches(held).combine_chunks()
+        yield _compact(held)
+
+
+def _compact(batches: list[pa.RecordBatch]) -> pa.Table:
+    """One table of fresh, unsliced arrays: `nbytes` (the card's num_bytes) is then the same
+    whatever batches the rows came in (a slice's nbytes can count part of its parent)."""
+    table = pa.Table.from_batches(batches)
+    return pa.table(
+        [pa.concat_arrays(column.chunks) for column in table.columns], schema=table.schema
+    )
 
 
 def column_values(rows: Iterable[Mapping[str, Any]] | SpilledTable, name: str) -> Iterator[Any]:
