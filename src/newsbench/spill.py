@@ -194,6 +194,7 @@ class SpilledTable:
         past it, the rows are range-partitioned on boundaries taken from a sample of the keys,
         and each part (about the budget's size) is sorted in turn.
         """
+        self.seal()  # pending rows count in nbytes only once written
         budget = SORT_BUDGET_BYTES if budget_bytes is None else budget_bytes
         out = SpilledTable(self.schema, self.batch_rows)
         parts = -(-self.nbytes // budget) if budget > 0 else 1
