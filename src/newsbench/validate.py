@@ -7,9 +7,10 @@ cross-table check over every row), so one report shows everything to fix.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -182,7 +183,7 @@ def cross_table_problems(
         for n, row in enumerate(tables.get(name, [])):
             if row["text"] is None and not reference:
                 problems.append(_problem(name, row[pk], "text", "text is missing"))
-            failure = failures.get((name, n, "char_start"))
+            failure = failures.get((name, n, -1))
             if failure:
                 problems.append(_problem(name, row[pk], "char_start", failure))
             if not row.get(cluster_col):
@@ -200,8 +201,8 @@ def cross_table_problems(
                     )
                 )
                 continue
-            if ("entities", n, f"mentions[{i}]") in failures:
-                message = failures[("entities", n, f"mentions[{i}]")]
+            if ("entities", n, i) in failures:
+                message = failures[("entities", n, i)]
                 problems.append(_problem("entities", ent["entity_id"], f"mentions[{i}]", message))
         n_articles = len({m["article_id"] for m in ent.get("mentions") or []})
         if ent.get("n_articles") != n_articles:
@@ -221,17 +222,18 @@ _SPANS = pa.schema(
         ("article_id", pa.string()),
         ("table", pa.string()),
         ("row", pa.int64()),
-        ("column", pa.string()),
+        ("item", pa.int64()),  # the mention's index in its entity row; -1 for a quote or claim
         ("char_start", pa.int64()),
         ("char_end", pa.int64()),
         ("text", pa.string()),
     ]
 )
 _TEXTS = pa.schema([("article_id", pa.string()), ("text", pa.string())])
+SpanKey = tuple[str, int, int]  # (table, row number, item)
 
 
-def _span_failures(tables: Tables) -> dict[tuple[str, int, str], str]:
-    """Spans that do not match their article's text: (table, row number, column) -> message.
+def _span_failures(tables: Tables) -> dict[SpanKey, str]:
+    """Spans that do not match their article's text: (table, row number, item) -> message.
 
     An external join, so that no corpus's texts are held whole: every span that has a text
     (quotes, claims, entity mentions) goes to a spill file, the spans and the articles' (id,
@@ -240,14 +242,15 @@ def _span_failures(tables: Tables) -> dict[tuple[str, int, str], str]:
     (reference builds) are not checked here.
     """
     spans = SpilledTable(_SPANS)
-    for name in ("quotes", "claims"):
-        for n, row in enumerate(tables.get(name, [])):
-            if row.get("text") is not None and row.get("article_id") is not None:
-                spans.append({**row, "table": name, "row": n, "column": "char_start"})
-    for n, ent in enumerate(tables.get("entities", [])):
-        for i, m in enumerate(ent.get("mentions") or []):
-            if m.get("text") is not None and m.get("article_id") is not None:
-                spans.append({**m, "table": "entities", "row": n, "column": f"mentions[{i}]"})
+    for name in ("quotes", "claims", "entities"):
+        rows = tables.get(name, [])
+        if isinstance(rows, SpilledTable):
+            first_row = 0
+            for batch in rows.batches():  # column-wise: no row becomes a dict
+                spans.write(_span_batch(name, batch, first_row))
+                first_row += batch.num_rows
+        else:
+            spans.extend(_span_rows(name, rows))
     articles = tables.get("articles", [])
     texts = SpilledTable(_TEXTS).extend(
         {"article_id": a, "text": t}
@@ -256,34 +259,80 @@ def _span_failures(tables: Tables) -> dict[tuple[str, int, str], str]:
         )
         if a is not None
     )
-    failures: dict[tuple[str, int, str], str] = {}
+    failures: dict[SpanKey, str] = {}
     with (
         spans,
         texts,
         spans.sorted_by("article_id") as ordered,
         texts.sorted_by("article_id") as by_id,
     ):
-        article_rows = iter(by_id)
-        article = next(article_rows, None)
-        for span in ordered:
-            while article is not None and article["article_id"] < span["article_id"]:
-                article = next(article_rows, None)
-            if article is None or article["article_id"] != span["article_id"]:
-                continue
-            message = _span_message(span, article["text"])
-            if message:
-                failures[(span["table"], span["row"], span["column"])] = message
+        pairs = (pair for batch in by_id.batches() for pair in _columns(batch, _TEXTS.names))
+        article = next(pairs, None)
+        for batch in ordered.batches():
+            for span in _columns(batch, _SPANS.names):
+                article_id, table, row, item, start, end, text = span
+                while article is not None and article[0] < article_id:
+                    article = next(pairs, None)
+                if article is None or article[0] != article_id:
+                    continue
+                message = _span_message(start, end, text, article[1])
+                if message:
+                    failures[(table, row, item)] = message
     return failures
 
 
-def _span_message(span: dict[str, Any], text: str | None) -> str | None:
+def _columns(batch: pa.RecordBatch, names: list[str]) -> Iterator[tuple[Any, ...]]:
+    """A batch's rows as tuples of the named columns (each column converted once)."""
+    return zip(*(batch.column(name).to_pylist() for name in names), strict=True)
+
+
+def _span_rows(name: str, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The spans of rows given as dicts (the slow path, for small tables)."""
+    for n, row in enumerate(rows):
+        spans = [(-1, row)] if name != "entities" else enumerate(row.get("mentions") or [])
+        for item, span in spans:
+            if span.get("text") is not None and span.get("article_id") is not None:
+                yield {**span, "table": name, "row": n, "item": item}
+
+
+def _span_batch(name: str, batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
+    """The spans of one spilled batch whose first row is row `first_row`, in Arrow."""
+    if name == "entities":
+        mentions = batch.column("mentions")
+        lengths = pc.fill_null(pc.list_value_length(mentions), 0).to_numpy()
+        parents = pc.list_parent_indices(mentions).to_numpy()
+        firsts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        items = np.arange(len(parents)) - firsts[parents]
+        flat = pc.list_flatten(mentions)
+        columns = {c: flat.field(c) for c in ("article_id", "char_start", "char_end", "text")}
+    else:
+        parents = np.arange(batch.num_rows)
+        items = np.full(batch.num_rows, -1)
+        columns = {c: batch.column(c) for c in ("article_id", "char_start", "char_end", "text")}
+    out = pa.RecordBatch.from_arrays(
+        [
+            columns["article_id"],
+            pa.array(np.full(len(parents), name, dtype=object), pa.string()),
+            pa.array(parents + first_row, pa.int64()),
+            pa.array(items, pa.int64()),
+            pc.cast(columns["char_start"], pa.int64()),
+            pc.cast(columns["char_end"], pa.int64()),
+            columns["text"],
+        ],
+        schema=_SPANS,
+    )
+    return out.filter(
+        pc.and_(pc.is_valid(out.column("text")), pc.is_valid(out.column("article_id")))
+    )
+
+
+def _span_message(start: int, end: int, span_text: str, text: str | None) -> str | None:
     if text is None:  # reference builds: offsets only
         return None
-    s, e = span["char_start"], span["char_end"]
-    if not (0 <= s < e <= len(text)):
-        return f"span [{s}, {e}) outside the article text (length {len(text)})"
-    if text[s:e] != span["text"]:
-        return f"text {span['text']!r} != articles.text[{s}:{e}] {text[s:e]!r}"
+    if not (0 <= start < end <= len(text)):
+        return f"span [{start}, {end}) outside the article text (length {len(text)})"
+    if text[start:end] != span_text:
+        return f"text {span_text!r} != articles.text[{start}:{end}] {text[start:end]!r}"
     return None
 
 
