@@ -135,9 +135,6 @@ class SpilledTable:
     def __len__(self) -> int:
         return self.num_rows + len(self._pending)
 
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
     def column(self, name: str) -> Iterator[Any]:
         """One column's values, batch by batch."""
         for batch in self.batches():

@@ -150,14 +150,10 @@ def cross_table_problems(
         name: set(column_values(tables.get(name, []), catalog[name].primary_key))
         for name in sorted(targets)
     }
-    articles = tables.get("articles", [])
+    texts, empty = _article_texts(tables.get("articles", []))
     if not reference:
-        for article_id, text in zip(
-            column_values(articles, "article_id"), column_values(articles, "text"), strict=True
-        ):
-            if not isinstance(text, str) or not text:
-                problems.append(_problem("articles", article_id, "text", "article text is empty"))
-    failures = _span_failures(tables)
+        problems += [_problem("articles", a, "text", "article text is empty") for a in empty]
+    failures = _span_failures(tables, texts)
 
     for name, table in catalog.tables.items():
         pk = table.primary_key
@@ -232,8 +228,32 @@ _TEXTS = pa.schema([("article_id", pa.string()), ("text", pa.string())])
 SpanKey = tuple[str, int, int]  # (table, row number, item)
 
 
-def _span_failures(tables: Tables) -> dict[SpanKey, str]:
+def _article_texts(articles: Rows) -> tuple[SpilledTable, list[Any]]:
+    """One pass over the articles: their (id, text) pairs, spilled for the span join, and the
+    ids of articles without text (a spilled table is read in Arrow, its texts never
+    converted)."""
+    texts = SpilledTable(_TEXTS)
+    empty: list[Any] = []
+    if isinstance(articles, SpilledTable):
+        for batch in articles.batches():
+            pairs = batch.select(_TEXTS.names)
+            text = pairs.column("text")
+            blank = pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_length(text), 0))
+            empty += pairs.column("article_id").filter(blank).to_pylist()
+            texts.write(pairs.filter(pc.is_valid(pairs.column("article_id"))))
+        return texts.seal(), empty
+    for a in articles:
+        article_id, text = a.get("article_id"), a.get("text")
+        if not isinstance(text, str) or not text:
+            empty.append(article_id)
+        if article_id is not None:
+            texts.append({"article_id": article_id, "text": text})
+    return texts.seal(), empty
+
+
+def _span_failures(tables: Tables, texts: SpilledTable) -> dict[SpanKey, str]:
     """Spans that do not match their article's text: (table, row number, item) -> message.
+    `texts` (from `_article_texts`) is closed here.
 
     An external join, so that no corpus's texts are held whole: every span that has a text
     (quotes, claims, entity mentions) goes to a spill file, the spans and the articles' (id,
@@ -251,14 +271,6 @@ def _span_failures(tables: Tables) -> dict[SpanKey, str]:
                 first_row += batch.num_rows
         else:
             spans.extend(_span_rows(name, rows))
-    articles = tables.get("articles", [])
-    texts = SpilledTable(_TEXTS).extend(
-        {"article_id": a, "text": t}
-        for a, t in zip(
-            column_values(articles, "article_id"), column_values(articles, "text"), strict=True
-        )
-        if a is not None
-    )
     failures: dict[SpanKey, str] = {}
     with (
         spans,
