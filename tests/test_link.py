@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from spacy.language import Language
@@ -408,3 +409,60 @@ def test_syndicated_copies_cluster_however_many_a_pool_holds(nlp: Language) -> N
         assert len(by_offset) > 10, table
         for offsets, clusters in by_offset.items():
             assert len(clusters) == 1, (table, offsets, len(clusters))
+
+
+def test_clustering_is_the_same_whatever_the_partition_of_its_blocks(nlp: Language) -> None:
+    """Quote and claim clustering is a reduce per block (story, or the pool): run one block at
+    a time (the local runner), all blocks in one call, or shuffled into hash buckets in any row
+    order (what a Ray bucket gets), the rows are the same. A reduce that loses a row fails."""
+    import pyarrow as pa
+
+    from newsbench.extract import extract_article
+    from newsbench.link import link_spilled
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted((BBC / "business").glob("*.txt"))[100:148]
+    assert len(files) == 48
+    stories = ["s1", "s2", "s3", None]  # three stories and the pool
+    articles = [
+        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", stories[k % 4])
+        for k, p in enumerate(files)
+    ]
+    records = [
+        extract_article(a, doc)
+        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
+    ]
+
+    def rows_of(reduce: Any = None) -> dict[str, list[dict]]:
+        tables = link_spilled(records, articles, *([reduce] if reduce else []))
+        try:
+            return {name: table.to_pylist() for name, table in tables.items()}
+        finally:
+            for table in tables.values():
+                table.close()
+
+    def whole(fn: Any, keys: Any, key: str) -> list[pa.Table]:
+        return [fn(keys.to_table())]
+
+    def shuffled_buckets(fn: Any, keys: Any, key: str) -> list[pa.Table]:
+        table = keys.to_table()
+        order = list(range(table.num_rows))
+        random.Random(3).shuffle(order)
+        table = table.take(pa.array(order))
+        bucket = pa.array([len(block) % 2 for block in table[key].to_pylist()])
+        return [fn(table.filter(pa.compute.equal(bucket, b))) for b in (0, 1)]
+
+    def lossy(fn: Any, keys: Any, key: str) -> list[pa.Table]:
+        return [fn(keys.to_table()).slice(1)]
+
+    by_block = rows_of()
+    story_of = {a.article_id: a.story_id for a in articles}
+    for table, cluster in (("quotes", "quote_cluster_id"), ("claims", "claim_cluster_id")):
+        rows = by_block[table]
+        assert {story_of[r["article_id"]] for r in rows} == set(stories), table  # 4 blocks
+        assert len({r[cluster] for r in rows}) < len(rows), f"{table}: no cluster joins rows"
+    assert rows_of(whole) == by_block
+    assert rows_of(shuffled_buckets) == by_block
+    with pytest.raises(RuntimeError, match="lost or repeated rows"):
+        rows_of(lossy)

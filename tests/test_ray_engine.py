@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -131,18 +132,36 @@ def test_build_on_ray_is_byte_identical_to_local(
     pipeline.build(cfg)
 
     calls: list[str] = []
-    original = RayRunner.map_batches
+    map_batches, reduce_by_key = RayRunner.map_batches, RayRunner.reduce_by_key
+    near = RayRunner.near_duplicates
 
-    def spy(self: RayRunner, fn: Any, batches: Any) -> Any:
+    def spy_map(self: RayRunner, fn: Any, batches: Any) -> Any:
         calls.append(fn.__name__)
-        return original(self, fn, batches)
+        return map_batches(self, fn, batches)
 
-    monkeypatch.setattr(RayRunner, "map_batches", spy)
+    def spy_reduce(self: RayRunner, fn: Any, rows: Any, key: str) -> Any:
+        calls.append(fn.__name__)
+        return reduce_by_key(self, fn, rows, key)
+
+    def spy_near(self: RayRunner, ids: Any, signatures: Any) -> Any:
+        calls.append("near_duplicates")
+        return near(self, ids, signatures)
+
+    monkeypatch.setattr(RayRunner, "map_batches", spy_map)
+    monkeypatch.setattr(RayRunner, "reduce_by_key", spy_reduce)
+    monkeypatch.setattr(RayRunner, "near_duplicates", spy_near)
     ray_cfg = dataclasses.replace(cfg, out=tmp_path / "ray" / "newsbench", engine="ray")
     pipeline.build(ray_cfg)
 
-    # extraction runs on Ray in both: for every article without gold, or for the gold baseline
-    assert calls == ["prepare_batch", "extract_batch"]
+    # extraction and the clustering reduces run on Ray in both: for every article without
+    # gold, or for the gold baseline; near-duplicate candidates are a groupby on Ray
+    assert calls == [
+        "prepare_batch",
+        "near_duplicates",
+        "extract_batch",
+        "cluster_quotes",
+        "cluster_claims",
+    ]
     assert ray.is_initialized()  # the build's runner did not shut down the module's Ray
     local, on_ray = tree_hashes(cfg.out), tree_hashes(ray_cfg.out)
     assert any(k.endswith(".parquet") for k in local)
@@ -229,3 +248,57 @@ def test_near_duplicates_on_ray_equals_datasketch_on_bbc(runner: RayRunner) -> N
     expected = dedup.near_duplicates(ids, sigs)
     assert len(expected) > 50  # the corpus holds real reposts
     assert near_duplicates(ids, sigs) == expected
+
+
+def keep_key_and_rows(group: pa.Table) -> pa.Table:
+    """What one reduce call saw: its keys (must be one) and its rows."""
+    keys = sorted(set(group["key"].to_pylist()))
+    rows = sorted(group["row"].to_pylist())
+    return pa.table({"keys": [keys], "rows": [rows]})
+
+
+def test_reduce_by_key_on_ray_sees_each_key_once_with_all_its_rows(runner: RayRunner) -> None:
+    from newsbench.spill import SpilledTable, reduce_by_key
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted(BBC.rglob("*.txt"))[:2000]
+    schema = pa.schema([("key", pa.string()), ("row", pa.int64())])
+    with SpilledTable(schema, batch_rows=100) as rows:  # 19 batches; keys span batches
+        for k, f in enumerate(files):
+            rows.append({"key": f.parent.name + f.stem[:1], "row": k})
+        on_ray = [
+            r for t in runner.reduce_by_key(keep_key_and_rows, rows, "key") for r in t.to_pylist()
+        ]
+        local = [r for t in reduce_by_key(keep_key_and_rows, rows, "key") for r in t.to_pylist()]
+    assert all(len(r["keys"]) == 1 for r in on_ray)
+    assert len(local) > 20
+    assert sorted(on_ray, key=lambda r: r["keys"]) == local
+
+
+def test_clustering_on_ray_equals_local(runner: RayRunner) -> None:
+    """Quote and claim clustering reduced per hash bucket of blocks on Ray gives the rows the
+    local reduce (one block at a time) gives, on BBC articles spread over stories and the pool."""
+    from newsbench.extract import ArticleInput, extract_article, load_nlp
+    from newsbench.link import link_spilled
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    nlp = load_nlp()
+    files = sorted((BBC / "tech").glob("*.txt"))[:40]
+    articles = [
+        ArticleInput(f"t{p.stem}", p.read_text(encoding="utf-8"), "BBC", [None, "a", "b"][k % 3])
+        for k, p in enumerate(files)
+    ]
+    records = [
+        extract_article(a, d)
+        for a, d in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
+    ]
+    results = []
+    for reduce in (None, runner.reduce_by_key):
+        tables = link_spilled(records, articles, *([reduce] if reduce else []))
+        results.append({name: table.to_pylist() for name, table in tables.items()})
+        for table in tables.values():
+            table.close()
+    assert results[0]["quotes"] and results[0]["claims"]
+    assert results[1] == results[0]

@@ -79,6 +79,50 @@ def test_with_column_and_mapped_keep_the_order(bbc_rows: list[dict[str, Any]]) -
         blank.close()
 
 
+@pytest.mark.parametrize("budget", [None, 20_000], ids=["in-memory", "range-partitioned"])
+def test_reduce_by_key_sees_each_key_once_with_all_its_rows(
+    bbc_rows: list[dict[str, Any]], budget: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local keyed reduce: one call per key, keys ascending, every row of the key in that
+    call and in input order, even when a key's rows span batches and the sort goes to disk."""
+    if budget is not None:
+        monkeypatch.setattr(spill, "SORT_BUDGET_BYTES", budget)
+    schema = SCHEMA.append(pa.field("row", pa.int64()))
+    rows = [{**r, "id": r["id"][0], "row": k} for k, r in enumerate(bbc_rows)]  # 16 keys
+    calls: list[tuple[str, list[int]]] = []
+
+    def fn(group: pa.Table) -> pa.Table:
+        keys = set(group["id"].to_pylist())
+        assert len(keys) == 1
+        calls.append((keys.pop(), group["row"].to_pylist()))
+        return group.select(["row"])
+
+    with SpilledTable(schema, batch_rows=7) as table:
+        table.extend(rows)
+        out = list(spill.reduce_by_key(fn, table, "id"))
+    expected: dict[str, list[int]] = {}
+    for r in rows:
+        expected.setdefault(r["id"], []).append(r["row"])
+    assert calls == sorted(expected.items())
+    assert sorted(x for t in out for x in t["row"].to_pylist()) == list(range(len(rows)))
+
+
+def test_key_groups_joins_runs_across_batches() -> None:
+    batches = [
+        pa.record_batch({"k": ["a", "a"], "v": [1, 2]}),
+        pa.record_batch({"k": ["a", "b"], "v": [3, 4]}),
+        pa.record_batch({"k": ["c"], "v": [5]}),
+        pa.record_batch({"k": ["c", "d", "d"], "v": [6, 7, 8]}),
+    ]
+    groups = [g.to_pydict() for g in spill.key_groups(batches, "k")]
+    assert groups == [
+        {"k": ["a"] * 3, "v": [1, 2, 3]},
+        {"k": ["b"], "v": [4]},
+        {"k": ["c", "c"], "v": [5, 6]},
+        {"k": ["d", "d"], "v": [7, 8]},
+    ]
+
+
 def test_rebatched_gives_exact_sizes(bbc_rows: list[dict[str, Any]]) -> None:
     with SpilledTable(SCHEMA, batch_rows=37).extend(bbc_rows).seal() as table:
         sizes = [t.num_rows for t in rebatched(table.batches(), 100)]

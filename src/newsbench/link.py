@@ -36,6 +36,8 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, 
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
+import pyarrow as pa
 from rapidfuzz import fuzz
 
 from newsbench.extract.claims import claim_lexicon
@@ -47,7 +49,7 @@ from newsbench.extract.records import (
     Chain,
     as_article_input,
 )
-from newsbench.spill import SpilledTable
+from newsbench.spill import SpilledTable, reduce_by_key
 from newsbench.tables import arrow_schema, load_catalog
 
 ORIGIN = "auto"
@@ -469,11 +471,17 @@ class _OfficeHolders:
 # --- clustering helpers ----------------------------------------------------------------------
 
 
-def _blocks(story_of: Sequence[str | None]) -> list[list[int]]:
-    """Indices grouped by story; items without a story form one pool."""
+def block_of(story_id: str | None) -> str:
+    """The block an article's quotes and claims are compared in: its story, or the pool of
+    articles without one. Blocks are independent, so clustering is partitioned by block."""
+    return "pool" if story_id is None else "story:" + story_id
+
+
+def _blocks(block_names: Sequence[str]) -> list[list[int]]:
+    """Indices grouped by block, blocks in name order."""
     groups: dict[str, list[int]] = defaultdict(list)
-    for i, sid in enumerate(story_of):
-        groups["story:" + sid if sid is not None else "pool"].append(i)
+    for i, name in enumerate(block_names):
+        groups[name].append(i)
     return [groups[k] for k in sorted(groups)]
 
 
@@ -627,7 +635,7 @@ def _quote_clusters(
     attributions: Sequence[tuple[str, int] | None],
     words: Sequence[str],
     speakers: Sequence[str | None],
-    story_of: Sequence[str | None],
+    block_names: Sequence[str],
     row_ids: Iterable[str],
 ) -> Iterator[str]:
     uf = UnionFind()
@@ -649,7 +657,7 @@ def _quote_clusters(
             return None
         return (words[i], speakers[i])
 
-    for block in _blocks(story_of):
+    for block in _blocks(block_names):
         groups = _identical(block, same_remark_key)
         for rep, members in groups.items():
             for other in members[1:]:
@@ -694,7 +702,7 @@ def claim_features(lemmas: Iterable[str], entity_ids: Iterable[str]) -> set[str]
 def _claim_clusters(
     numbers: Sequence[tuple[str, ...]],
     features: Sequence[tuple[str, ...]],
-    story_of: Sequence[str | None],
+    block_names: Sequence[str],
     row_ids: Iterable[str],
 ) -> Iterator[str]:
     labels: list[int] = list(range(len(features)))
@@ -705,7 +713,7 @@ def _claim_clusters(
             return None  # no edge even between equal copies
         return (features[i], frozenset(numbers[i]))  # features are sorted: equal sets, equal
 
-    for block in _blocks(story_of):
+    for block in _blocks(block_names):
         df: Counter[str] = Counter()
         for i in block:
             df.update(features[i])
@@ -736,6 +744,82 @@ def _claim_clusters(
     return _cluster_ids("cc", row_ids, labels)
 
 
+# --- clustering, a reduce per block -----------------------------------------------------------
+
+QUOTE_KEYS = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("quote_id", pa.string()),
+        ("block", pa.string()),
+        ("article_id", pa.string()),
+        ("attribution", pa.int64()),
+        ("words", pa.string()),
+        ("speaker", pa.string()),
+    ]
+)
+CLAIM_KEYS = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("claim_id", pa.string()),
+        ("block", pa.string()),
+        ("numbers", pa.list_(pa.string())),
+        ("features", pa.list_(pa.string())),  # sorted
+    ]
+)
+CLUSTERS = pa.schema([("row", pa.int64()), ("cluster_id", pa.string())])
+# reduce(fn, keys, key column): fn over all the rows of each key value (newsbench.spill's
+# reduce_by_key locally, a groupby over hash buckets of keys on Ray)
+Reduce = Callable[[Callable[[pa.Table], pa.Table], SpilledTable, str], Iterable[pa.Table]]
+
+
+def _interned(values: list[Any]) -> list[Any]:
+    """Equal strings as one object: copies of a remark or of a claim share their keys."""
+    return [sys.intern(v) if isinstance(v, str) else v for v in values]
+
+
+def cluster_quotes(keys: pa.Table) -> pa.Table:
+    """Quote cluster ids (row, cluster_id) of the QUOTE_KEYS rows of whole blocks, given in any
+    order: a pure reduce. Blocks never share a cluster, so the result is the same whether it
+    gets one block (locally) or a hash bucket of them (on Ray)."""
+    keys = keys.sort_by("row")
+    attributions = [
+        None if cue is None else (article_id, cue)
+        for article_id, cue in zip(
+            keys["article_id"].to_pylist(), keys["attribution"].to_pylist(), strict=True
+        )
+    ]
+    ids = _quote_clusters(
+        attributions,
+        _interned(keys["words"].to_pylist()),
+        _interned(keys["speaker"].to_pylist()),
+        _interned(keys["block"].to_pylist()),
+        keys["quote_id"].to_pylist(),
+    )
+    return pa.table([keys["row"], pa.array(list(ids), pa.string())], schema=CLUSTERS)
+
+
+def cluster_claims(keys: pa.Table) -> pa.Table:
+    """Claim cluster ids (row, cluster_id) of the CLAIM_KEYS rows of whole blocks, given in any
+    order: a pure reduce, as cluster_quotes."""
+    keys = keys.sort_by("row")
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal keys held once
+
+    def tuples(column: str) -> list[tuple[str, ...]]:
+        out = []
+        for values in keys[column].to_pylist():
+            key = tuple(map(sys.intern, values))
+            out.append(shared.setdefault(key, key))
+        return out
+
+    ids = _claim_clusters(
+        tuples("numbers"),
+        tuples("features"),
+        _interned(keys["block"].to_pylist()),
+        keys["claim_id"].to_pylist(),
+    )
+    return pa.table([keys["row"], pa.array(list(ids), pa.string())], schema=CLUSTERS)
+
+
 # --- the tables ------------------------------------------------------------------------------
 
 
@@ -756,7 +840,9 @@ def link(
 
 
 def link_spilled(
-    extractions: Sequence[ArticleExtraction], articles: Sequence[ArticleInput | Mapping[str, Any]]
+    extractions: Sequence[ArticleExtraction],
+    articles: Sequence[ArticleInput | Mapping[str, Any]],
+    reduce: Reduce = reduce_by_key,
 ) -> dict[str, SpilledTable]:
     """Rows of the entities, quotes and claims tables for the given articles (origin "auto"),
     spilled to disk as Arrow as they are made (newsbench.spill), never held as a whole.
@@ -765,8 +851,9 @@ def link_spilled(
     in id order, and no record kept past its pass: given a sequence that unpacks records on
     access (newsbench.cache.PackedExtractions, which also says `article_ids`, in order), the
     records of every article are never in memory at once. Entity rows are spilled before the
-    second pass; quote and claim rows during it, their cluster ids filled in afterwards from
-    the compact keys kept for clustering.
+    second pass; quote and claim rows during it, with the keys clustering compares. Clustering
+    is then `reduce` of cluster_quotes and cluster_claims over the keys, block by block (one
+    block at a time locally; hash buckets of blocks on Ray), and the cluster ids are filled in.
     """
     inputs = {a.article_id: a for a in (as_article_input(x) for x in articles)}
     article_ids = getattr(extractions, "article_ids", None)
@@ -797,26 +884,27 @@ def link_spilled(
         return text, None
 
     quote_table = SpilledTable(_SCHEMAS["quotes"])
-    attributions: list[tuple[str, int] | None] = []
-    words: list[str] = []
-    speakers: list[str | None] = []
-    quote_stories: list[str | None] = []
+    quote_keys = SpilledTable(QUOTE_KEYS)  # what clustering compares, spilled with the rows
     claim_table = SpilledTable(_SCHEMAS["claims"])
-    numbers: list[tuple[str, ...]] = []
-    features: list[tuple[str, ...]] = []  # sorted: a tuple is a quarter of a set's memory
-    claim_stories: list[str | None] = []
-    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal keys held once
+    claim_keys = SpilledTable(CLAIM_KEYS)
     for ex in extractions:
-        sid = story[ex.article_id]
+        block = block_of(story[ex.article_id])
         ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
         for q, qid in zip(
             ordered, occurrence_ids("q", ex.article_id, [q.text for q in ordered]), strict=True
         ):
             speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
-            attributions.append(None if q.attribution is None else (q.article_id, q.attribution))
-            words.append(sys.intern(quote_words(q.text)))  # copies share one string
-            speakers.append(speaker_id)
-            quote_stories.append(sid)
+            quote_keys.append(
+                {
+                    "row": len(quote_keys),
+                    "quote_id": qid,
+                    "block": block,
+                    "article_id": q.article_id,
+                    "attribution": q.attribution,
+                    "words": quote_words(q.text),
+                    "speaker": speaker_id,
+                }
+            )
             quote_table.append(
                 _ordered(
                     {
@@ -843,15 +931,20 @@ def link_spilled(
             strict=True,
         ):
             claimant, claimant_id = who(ex.article_id, c.claimant_chain, c.claimant_text)
-            numbers.append(shared.setdefault(c.numbers, c.numbers))
             entity_ids = {
                 by_node[(ex.article_id, k)].entity_id
                 for k in c.chains
                 if (ex.article_id, k) in by_node
             }
-            feature_key = tuple(sorted(claim_features(c.lemmas, entity_ids)))
-            features.append(shared.setdefault(feature_key, feature_key))  # copies share one
-            claim_stories.append(sid)
+            claim_keys.append(
+                {
+                    "row": len(claim_keys),
+                    "claim_id": cid,
+                    "block": block,
+                    "numbers": list(c.numbers),
+                    "features": sorted(claim_features(c.lemmas, entity_ids)),
+                }
+            )
             claim_table.append(
                 _ordered(
                     {
@@ -868,20 +961,35 @@ def link_spilled(
                     CLAIM_COLUMNS,
                 )
             )
-    by_node.clear()  # `who` is done with it; clustering needs only the keys below
-    shared.clear()
+    by_node.clear()  # `who` is done with it; clustering needs only the spilled keys
     quote_table.seal()
     claim_table.seal()
-    # row ids are read back from the spill files, not kept
-    clusters = _quote_clusters(
-        attributions, words, speakers, quote_stories, quote_table.column("quote_id")
-    )
-    del attributions, words, speakers, quote_stories
-    quotes = _filled(quote_table, "quote_cluster_id", clusters)
-    clusters = _claim_clusters(numbers, features, claim_stories, claim_table.column("claim_id"))
-    del numbers, features, claim_stories
-    claims = _filled(claim_table, "claim_cluster_id", clusters)
+    quote_clusters = _clustered(reduce, cluster_quotes, quote_keys)
+    quotes = _filled(quote_table, "quote_cluster_id", quote_clusters)
+    claim_clusters = _clustered(reduce, cluster_claims, claim_keys)
+    claims = _filled(claim_table, "claim_cluster_id", claim_clusters)
     return {"entities": entity_table, "quotes": quotes, "claims": claims}
+
+
+def _clustered(
+    reduce: Reduce, fn: Callable[[pa.Table], pa.Table], keys: SpilledTable
+) -> Iterator[str]:
+    """Each row's cluster id, in row order: `fn` reduced per block, the results sorted back by
+    row (checked: every row exactly once, whatever engine ran the reduce)."""
+    found = SpilledTable(CLUSTERS)
+    with keys:
+        for table in reduce(fn, keys, "block"):
+            found.write(table)
+    expected = 0
+    with found, found.sorted_by("row") as ordered:
+        for batch in ordered.batches():
+            rows = batch.column("row").to_numpy()
+            if not np.array_equal(rows, np.arange(expected, expected + len(rows))):
+                raise RuntimeError(f"the clustering reduce lost or repeated rows near {expected}")
+            expected += len(rows)
+            yield from batch.column("cluster_id").to_pylist()
+    if expected != len(keys):
+        raise RuntimeError(f"the clustering reduce returned {expected} of {len(keys)} rows")
 
 
 def _filled(table: SpilledTable, column: str, values: Iterable[Any]) -> SpilledTable:

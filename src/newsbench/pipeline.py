@@ -24,7 +24,6 @@ from newsbench.cache import (
     extractor_fingerprint,
     prepare_fingerprint,
 )
-from newsbench.dedup import near_duplicates
 from newsbench.faults import checkpoint
 from newsbench.problems import BuildFailed, Problem
 from newsbench.read import MAX_FILE_BYTES, discover
@@ -266,7 +265,7 @@ def extract_stage(
         extractions.seal()
         if len(extractions) != len(inputs):  # a runner lost or repeated a batch
             raise RuntimeError(f"extraction returned {len(extractions)} of {len(inputs)} articles")
-        rows = link_spilled(extractions, inputs)
+        rows = link_spilled(extractions, inputs, runner.reduce_by_key)
     if stats is not None:
         stats.notes.update(cache_hits=cache.hits, cache_misses=cache.misses)
     return rows, model
@@ -384,7 +383,7 @@ def _build_tables(
     checkpoint("prepare:done")
     with progress.stage("near-duplicates", len(articles)) as st:
         ids = list(articles.column("article_id"))
-        copies = near_duplicates(ids, signatures)
+        copies = runner.near_duplicates(ids, signatures)
         del signatures  # about 1 KiB per article, needed by nothing after this
         with articles:
             articles = articles.with_column(

@@ -2,7 +2,9 @@
 
 Stage functions are pure and module-level, so the same functions run here, in a process pool,
 or on Ray (newsbench.engines.ray_engine). Results keep input order, so output is identical
-whatever the worker count. This module imports no cluster engine.
+whatever the worker count. The cross-article stages are a keyed reduce (one key's rows at a
+time, from a sort on disk) and the near-duplicate index; Ray runs both partitioned. This module
+imports no cluster engine.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from newsbench.spill import SpilledTable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,3 +71,19 @@ class LocalRunner:
                 yield fn(batch)
             return
         yield from self._get_pool().imap(fn, batches, chunksize=1)
+
+    def reduce_by_key(
+        self, fn: Callable[[pa.Table], pa.Table], rows: SpilledTable, key: str
+    ) -> Iterator[pa.Table]:
+        """fn over all the rows of each `key` value, one value at a time (newsbench.spill)."""
+        from newsbench.spill import reduce_by_key
+
+        return reduce_by_key(fn, rows, key)
+
+    def near_duplicates(
+        self, ids: Sequence[str], signatures: Sequence[np.ndarray]
+    ) -> dict[str, str]:
+        """article_id -> the earliest article it nearly duplicates (newsbench.dedup)."""
+        from newsbench.dedup import near_duplicates
+
+        return near_duplicates(ids, signatures)

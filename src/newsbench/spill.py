@@ -270,6 +270,39 @@ def _compact(batches: list[pa.RecordBatch]) -> pa.Table:
     )
 
 
+def key_groups(batches: Iterable[pa.RecordBatch], key: str) -> Iterator[pa.Table]:
+    """One table per run of equal `key` values, from batches sorted (or grouped) by `key`."""
+    held: list[pa.RecordBatch] = []
+    current: Any = _END
+    for batch in batches:
+        values = batch.column(key).to_pylist()
+        start = 0
+        for end in range(1, len(values) + 1):
+            if end < len(values) and values[end] == values[start]:
+                continue
+            if values[start] != current:
+                if held:
+                    yield pa.Table.from_batches(held)
+                held, current = [], values[start]
+            held.append(batch.slice(start, end - start))
+            start = end
+    if held:
+        yield pa.Table.from_batches(held)
+
+
+def reduce_by_key(
+    fn: Callable[[pa.Table], pa.Table], rows: SpilledTable, key: str
+) -> Iterator[pa.Table]:
+    """`fn` over all the rows of each `key` value, one value at a time, in ascending key order.
+
+    The local form of a hash-partitioned reduce: the rows are sorted by key on disk, so memory
+    holds one key's rows (and `fn`'s work on them), never the table.
+    """
+    with rows.sorted_by(key) as ordered:
+        for group in key_groups(ordered.batches(), key):
+            yield fn(group)
+
+
 def column_values(rows: Iterable[Mapping[str, Any]] | SpilledTable, name: str) -> Iterator[Any]:
     """One column of a list of rows or of a spilled table (read without the other columns)."""
     if isinstance(rows, SpilledTable):

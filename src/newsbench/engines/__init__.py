@@ -6,10 +6,16 @@ path imports nothing from here but `runner`; Ray is imported only when `engine =
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from newsbench.runner import LocalRunner
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from newsbench.spill import SpilledTable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -18,7 +24,8 @@ ENGINES = ("local", "ray")
 
 
 class Runner(Protocol):
-    """What the pipeline needs from an engine: an order-preserving map over batches."""
+    """What the pipeline needs from an engine: an order-preserving map over batches (the
+    per-article stages), a keyed reduce and the near-duplicate search (cross-article stages)."""
 
     def __enter__(self) -> Any: ...
 
@@ -29,6 +36,14 @@ class Runner(Protocol):
     def map_batches(
         self, fn: Callable[[list[T]], list[R]], batches: Iterable[list[T]]
     ) -> Iterator[list[R]]: ...
+
+    def reduce_by_key(
+        self, fn: Callable[[pa.Table], pa.Table], rows: SpilledTable, key: str
+    ) -> Iterator[pa.Table]: ...
+
+    def near_duplicates(
+        self, ids: Sequence[str], signatures: Sequence[np.ndarray]
+    ) -> dict[str, str]: ...
 
 
 class EngineUnavailable(RuntimeError):

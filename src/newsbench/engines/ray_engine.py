@@ -3,9 +3,11 @@
 `RayRunner.map_batches` ships each task batch as one pickled row, applies the stage function in
 Ray tasks, and yields the result batches in input order: order is kept by Ray Data's
 `preserve_order` and, whatever the scheduling, by re-sequencing on the batch index, so the build
-writes the same bytes as the local runner. Only the per-article stages run on the workers; the
-cross-article stages stay on the driver, except `near_duplicates` here, whose LSH candidate
-generation is a Ray Data groupby over hash buckets of band keys (see docs/ray.md).
+writes the same bytes as the local runner. The cross-article stages are hash-partitioned:
+`reduce_by_key` (quote and claim clustering, by block) is a Ray Data groupby over hash buckets
+of keys with the same reduce function as the local runner, and `near_duplicates` generates its
+LSH candidates as a groupby over hash buckets of band keys (see docs/ray.md). Entity linking,
+validation and the sorted write stay on the driver.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import pickle
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -27,11 +30,13 @@ from datasketch import MinHashLSH
 from ray.data.context import ShuffleStrategy
 
 from newsbench.dedup import NUM_PERM, THRESHOLD
+from newsbench.spill import SpilledTable, key_groups
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _PICKLE = pickle.HIGHEST_PROTOCOL
+_BUCKET = "__newsbench_bucket"
 _AUTH_MODE = "RAY_AUTH_MODE"
 # Ray Data retries a task whose worker died forever (max_retries=-1). The stage functions are
 # pure, so a lost node is worth a few retries, but a file that kills its worker every time
@@ -169,12 +174,55 @@ class RayRunner:
         if following != len(batches) or pending:
             raise RuntimeError(f"Ray returned {following} of {len(batches)} result batches")
 
+    def reduce_by_key(
+        self, fn: Callable[[pa.Table], pa.Table], rows: SpilledTable, key: str
+    ) -> Iterator[pa.Table]:
+        """fn over all the rows of each `key` value, on the cluster: a groupby over hash
+        buckets of keys (4 per CPU), each bucket split by key inside its task. Results come in
+        no particular order, and a key's rows reach fn in no particular order: fn must not
+        depend on either (the clustering reduces sort by row)."""
+        if not len(rows):
+            return
+        self.connect()
+        buckets = max(1, 4 * int(ray.cluster_resources().get("CPU", 1)))
+        ds = ray.data.from_arrow([_bucketed(batch, key, buckets) for batch in rows.batches()])
+        _configure(ds)
+        ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # as for the LSH
+        grouped = ds.groupby(_BUCKET, num_partitions=buckets)
+        out = _with_retry_limit(
+            grouped.map_groups,
+            _reduce_bucket,
+            fn_kwargs={"fn": fn, "key": key},
+            batch_format="pyarrow",
+        )
+        yield from out.iter_batches(batch_size=None, batch_format="pyarrow")
+
     def near_duplicates(
         self, ids: Sequence[str], signatures: Sequence[np.ndarray], threshold: float = THRESHOLD
     ) -> dict[str, str]:
         """newsbench.dedup.near_duplicates, with LSH candidates generated on the cluster."""
         self.connect()
         return near_duplicates(ids, signatures, threshold)
+
+
+# --- the keyed reduce -------------------------------------------------------------------------
+
+
+def _bucketed(batch: pa.RecordBatch, key: str, buckets: int) -> pa.Table:
+    """The batch with its hash bucket: crc32 of the key, so stable across processes and runs
+    (Python's hash of a str is salted per process)."""
+    values = batch.column(key).to_pylist()
+    code = {v: zlib.crc32(str(v).encode("utf-8")) % buckets for v in set(values)}
+    table = pa.Table.from_batches([batch])
+    return table.append_column(_BUCKET, pa.array([code[v] for v in values], pa.int64()))
+
+
+def _reduce_bucket(table: pa.Table, fn: Callable[[pa.Table], pa.Table], key: str) -> pa.Table:
+    """fn over each key of one hash bucket, in key order (a stable sort, then runs of equal
+    keys): the same calls the local runner makes, one key's rows each."""
+    table = table.drop_columns([_BUCKET])
+    table = table.take(pc.sort_indices(table, [(key, "ascending")]))
+    return pa.concat_tables([fn(group) for group in key_groups(table.to_batches(), key)])
 
 
 # --- near-duplicates: LSH candidate generation as a Ray Data groupby --------------------------
