@@ -105,6 +105,10 @@ def test_reduce_by_key_sees_each_key_once_with_all_its_rows(
         expected.setdefault(r["id"], []).append(r["row"])
     assert calls == sorted(expected.items())
     assert sorted(x for t in out for x in t["row"].to_pylist()) == list(range(len(rows)))
+    calls.clear()  # rows already in key order take the path without the sort
+    with spilled(sorted(rows, key=lambda r: r["id"]), schema) as table:
+        list(spill.reduce_by_key(fn, table, "id"))
+    assert calls == sorted(expected.items())
 
 
 def test_key_groups_joins_runs_across_batches() -> None:

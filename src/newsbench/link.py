@@ -27,6 +27,7 @@ average-link clustering.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import re
 import sys
@@ -38,6 +39,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz
 
 from newsbench.extract.claims import claim_lexicon
@@ -772,52 +774,71 @@ CLUSTERS = pa.schema([("row", pa.int64()), ("cluster_id", pa.string())])
 Reduce = Callable[[Callable[[pa.Table], pa.Table], SpilledTable, str], Iterable[pa.Table]]
 
 
-def _interned(values: list[Any]) -> list[Any]:
+_CONVERT_ROWS = 4096  # Arrow values turned into Python objects at once
+
+
+def _values(column: pa.ChunkedArray, convert: Callable[[Any], Any] | None = None) -> Iterator[Any]:
+    """A column's values, converted a slice at a time: the Python objects of a whole column's
+    strings (before interning) would be the reduce's largest transient."""
+    for chunk in column.chunks:
+        for start in range(0, len(chunk), _CONVERT_ROWS):
+            values = chunk.slice(start, _CONVERT_ROWS).to_pylist()
+            yield from values if convert is None else map(convert, values)
+
+
+def _intern(value: str | None) -> str | None:
     """Equal strings as one object: copies of a remark or of a claim share their keys."""
-    return [sys.intern(v) if isinstance(v, str) else v for v in values]
+    return None if value is None else sys.intern(value)
+
+
+def _by_row(keys: pa.Table) -> pa.Table:
+    """The keys in row order (a copy only if they are not: the local reduce gives them so)."""
+    rows = keys["row"]
+    if len(rows) < 2 or pc.all(pc.less(rows[:-1], rows[1:])).as_py():
+        return keys
+    return keys.sort_by("row")
+
+
+def _cluster_table(rows: pa.ChunkedArray, ids: Iterator[str]) -> pa.Table:
+    chunks = []
+    while batch := list(itertools.islice(ids, 65536)):
+        chunks.append(pa.array(batch, pa.string()))
+    return pa.table([rows, pa.chunked_array(chunks, pa.string())], schema=CLUSTERS)
 
 
 def cluster_quotes(keys: pa.Table) -> pa.Table:
     """Quote cluster ids (row, cluster_id) of the QUOTE_KEYS rows of whole blocks, given in any
     order: a pure reduce. Blocks never share a cluster, so the result is the same whether it
     gets one block (locally) or a hash bucket of them (on Ray)."""
-    keys = keys.sort_by("row")
-    attributions = [
-        None if cue is None else (article_id, cue)
-        for article_id, cue in zip(
-            keys["article_id"].to_pylist(), keys["attribution"].to_pylist(), strict=True
-        )
-    ]
+    keys = _by_row(keys)
+    cues = zip(_values(keys["article_id"], _intern), _values(keys["attribution"]), strict=True)
     ids = _quote_clusters(
-        attributions,
-        _interned(keys["words"].to_pylist()),
-        _interned(keys["speaker"].to_pylist()),
-        _interned(keys["block"].to_pylist()),
-        keys["quote_id"].to_pylist(),
+        [None if cue is None else (article_id, cue) for article_id, cue in cues],
+        list(_values(keys["words"], _intern)),
+        list(_values(keys["speaker"], _intern)),
+        list(_values(keys["block"], _intern)),
+        _values(keys["quote_id"]),
     )
-    return pa.table([keys["row"], pa.array(list(ids), pa.string())], schema=CLUSTERS)
+    return _cluster_table(keys["row"], ids)
 
 
 def cluster_claims(keys: pa.Table) -> pa.Table:
     """Claim cluster ids (row, cluster_id) of the CLAIM_KEYS rows of whole blocks, given in any
     order: a pure reduce, as cluster_quotes."""
-    keys = keys.sort_by("row")
+    keys = _by_row(keys)
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal keys held once
 
-    def tuples(column: str) -> list[tuple[str, ...]]:
-        out = []
-        for values in keys[column].to_pylist():
-            key = tuple(map(sys.intern, values))
-            out.append(shared.setdefault(key, key))
-        return out
+    def one(values: list[str]) -> tuple[str, ...]:
+        key = tuple(map(sys.intern, values))
+        return shared.setdefault(key, key)
 
     ids = _claim_clusters(
-        tuples("numbers"),
-        tuples("features"),
-        _interned(keys["block"].to_pylist()),
-        keys["claim_id"].to_pylist(),
+        list(_values(keys["numbers"], one)),
+        list(_values(keys["features"], one)),
+        list(_values(keys["block"], _intern)),
+        _values(keys["claim_id"]),
     )
-    return pa.table([keys["row"], pa.array(list(ids), pa.string())], schema=CLUSTERS)
+    return _cluster_table(keys["row"], ids)
 
 
 # --- the tables ------------------------------------------------------------------------------

@@ -296,11 +296,32 @@ def reduce_by_key(
     """`fn` over all the rows of each `key` value, one value at a time, in ascending key order.
 
     The local form of a hash-partitioned reduce: the rows are sorted by key on disk, so memory
-    holds one key's rows (and `fn`'s work on them), never the table.
+    holds one key's rows (and `fn`'s work on them), never the table. Rows already in key order
+    (one key, say) are not sorted: a key's rows are then read once, not copied by the sort.
     """
+    if _ascending(rows.batches(), key):
+        yield from map(fn, key_groups(rows.batches(), key))
+        return
     with rows.sorted_by(key) as ordered:
-        for group in key_groups(ordered.batches(), key):
-            yield fn(group)
+        yield from map(fn, key_groups(ordered.batches(), key))
+
+
+def _ascending(batches: Iterable[pa.RecordBatch], key: str) -> bool:
+    """Whether the key column never decreases (a pass over that column only)."""
+    last: Any = _END
+    for batch in batches:
+        column = batch.column(key)
+        if not len(column):
+            continue
+        if (
+            len(column) > 1
+            and not pc.all(pc.less_equal(column.slice(0, len(column) - 1), column.slice(1))).as_py()
+        ):
+            return False
+        if last is not _END and column[0].as_py() < last:
+            return False
+        last = column[-1].as_py()
+    return True
 
 
 def column_values(rows: Iterable[Mapping[str, Any]] | SpilledTable, name: str) -> Iterator[Any]:
