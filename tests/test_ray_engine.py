@@ -227,12 +227,14 @@ def signatures_with_copies() -> tuple[list[str], list[np.ndarray]]:
 
 def test_near_duplicates_on_ray_equals_datasketch(runner: RayRunner) -> None:
     ids, sigs = signatures_with_copies()
-    expected = dedup.near_duplicates(ids, sigs)
+    expected = dedup.near_duplicates_indexed(ids, sigs)
     assert expected  # the planted copies are found
     assert near_duplicates(ids, sigs) == expected
     assert runner.near_duplicates(ids, sigs) == expected
     for threshold in (0.1, 0.6):
-        assert near_duplicates(ids, sigs, threshold) == dedup.near_duplicates(ids, sigs, threshold)
+        assert near_duplicates(ids, sigs, threshold) == dedup.near_duplicates_indexed(
+            ids, sigs, threshold
+        )
     assert near_duplicates(ids[:1], sigs[:1]) == {}
     pairs = lsh_candidates(sigs, buckets=3)
     assert (pairs[:, 0] < pairs[:, 1]).all()
@@ -245,7 +247,7 @@ def test_near_duplicates_on_ray_equals_datasketch_on_bbc(runner: RayRunner) -> N
     files = sorted(BBC.rglob("*.txt"))
     ids = [f.relative_to(BBC).with_suffix("").as_posix() for f in files]
     sigs = [dedup.minhash_values(f.read_bytes().decode("utf-8", "replace")) for f in files]
-    expected = dedup.near_duplicates(ids, sigs)
+    expected = dedup.near_duplicates_indexed(ids, sigs)
     assert len(expected) > 50  # the corpus holds real reposts
     assert near_duplicates(ids, sigs) == expected
 
