@@ -182,9 +182,23 @@ def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def _whole_word(text: str, form: str) -> list[tuple[int, int]]:
-    """Case-sensitive whole-word occurrences (no letter or digit on either side)."""
-    pattern = re.compile(r"(?<![^\W_])" + re.escape(form) + r"(?![^\W_])")
-    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+    """Case-sensitive whole-word occurrences (no letter or digit on either side), found left to
+    right without overlaps as `re.finditer` would (a str scan: one pattern per name thrashed
+    the regex cache)."""
+    if not form:
+        return []
+    found: list[tuple[int, int]] = []
+    start = text.find(form)
+    while start >= 0:
+        end = start + len(form)
+        if (start == 0 or not text[start - 1].isalnum()) and (
+            end == len(text) or not text[end].isalnum()
+        ):
+            found.append((start, end))
+            start = text.find(form, end)
+        else:
+            start = text.find(form, start + 1)
+    return found
 
 
 class _ChainBuilder:

@@ -23,11 +23,14 @@ _QUOTES = str.maketrans(
     {"’": "'", "‘": "'", "`": "'", "´": "'", "‐": "-", "‑": "-", "–": "-", "—": "-"}
 )
 _POSSESSIVE = re.compile(r"(?:'s|')$")
+_NOT_NAME_CHAR = re.compile(r"[^\w&/']")
 _ACRONYM = re.compile(r"^(?:[A-Z]\.?){2,6}$|^[A-Z][A-Z0-9&]{1,5}$")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
-    """Case-fold, strip diacritics and fold quote marks and dashes: a comparison form."""
+    """Case-fold, strip diacritics and fold quote marks and dashes: a comparison form (cached:
+    an article folds the same names and words many times)."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_QUOTES))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -122,7 +125,7 @@ def name_tokens(text: str, table: AliasTable) -> list[tuple[str, str]]:
     for word in cleaned.split():
         parts = word.split("-")
         for i, part in enumerate(parts):
-            original = re.sub(r"[^\w&/']", "", part.replace(".", ""))
+            original = _NOT_NAME_CHAR.sub("", part.replace(".", ""))
             token = fold(original).strip("'")
             if not token:
                 continue
