@@ -379,30 +379,37 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
     args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.31 with 1 worker (just over the
-  target) and 1.29 with 2 (met); speedup 1.76 (met). Besides spaCy's parse the workers run the
-  rule-based quote, claim and entity extraction in Python over every token (most of the gap),
-  and the build process then links, validates and writes alone (Amdahl: about 10 s of serial
-  work at ×1, while spaCy's own run has none). Wall times on this shared machine vary by about
-  10% between runs, so both ratios move by about ±0.1 from run to run (the previous session's
-  runs gave 1.26 and 1.34; spaCy alone with 2 processes takes 79 to 82 s).
-- **Memory.** Met on this measure: peak RSS ×50 / ×1 is 1.03 (3.15 in the previous session's
-  run, 5.00 before that). No table's rows stay in memory: the articles go to an Arrow IPC
-  spill file as the workers return them (`newsbench.spill`), linking spills the quote, claim
-  and entity rows as it makes them and fills the cluster ids in afterwards, validation reads
-  them back in chunks of at most about 16 MiB and checks spans by an external join on
-  article id (spans and texts sorted on disk, read in step), and the writer sorts each table
-  on disk (a range partition on sampled ids past 64 MiB) and streams row groups into shards.
-  The ×1 tree peak includes the two workers' spaCy models (about 500 MiB each), which the
-  cached scale-ups never load, so the ratio flatters: the build process itself still grows,
-  by about 7 KiB per article between ×10 and ×50 (816 MiB at ×10, 1,292 MiB at ×50; it was
-  42 KiB per article, 3.9 GiB at ×50). What grows is keys, not rows: linking's chain table
-  (column-wise, about 470 bytes a chain) and union-find, its clustering keys (interned quote
-  words, claim feature tuples shared between equal copies, labels), the LSH index of
-  near-duplicate detection (about 3.7 KiB per article at ×50) and validation's id sets of the
-  articles and entities. `bench/memory_profile.py` gives the per-article breakdown. The next
-  step is to partition linking by block (story, or an LSH bucket for the pool) into hash
-  partitions on disk and link one partition at a time, the reduce Ray would run.
+LIMITS = """- **Build / nlp.pipe ratio and speedup.** Met on this run: 1.26 with 1 worker and 1.26
+  with 2, speedup 1.79. Besides spaCy's parse the workers run the rule-based quote, claim and
+  entity extraction in Python over every token: about a sixth of the parse's time in a
+  300-article profile, before a whole-word search that compiled one regex per name (thrashing
+  `re`'s cache) was replaced by a string scan (BBC ×1 extract+link 91.9 s, from 97.4 s). The
+  build process then links, validates and writes alone (Amdahl: about 10 s of serial work at
+  ×1, while spaCy's own run has none). Wall times on this shared machine vary by about 10%
+  between runs, so both ratios move by about ±0.05 to ±0.1: a run earlier the same day, before
+  the extraction fix, gave 1.36 and 1.35 with the build taking 189 s and 104 s against spaCy's
+  140 s and 77 s.
+- **Memory.** Met on this measure: peak RSS ×50 / ×1 is 0.99. No table's rows stay in memory
+  (Arrow IPC spill files in `TMPDIR`, `newsbench.spill`), and the cross-article stages hold
+  keys, not rows: near-duplicate detection spills datasketch's band keys and sorts them on disk
+  (it held datasketch's in-memory index, about 3.7 KiB an article at ×50 and about 13 KiB an
+  article when the articles are distinct), and quote and claim clustering is a keyed reduce
+  over keys spilled beside the rows, one block (a story, or the pool of articles without a
+  story id) at a time. The ×1 tree peak includes the two workers' spaCy models (about 500 MiB
+  each), which the cached scale-ups never load, so the ratio flatters. The build process
+  itself grows by about 5.5 KiB per article between ×10 and ×50 (730 MiB at ×10, 1,122 MiB at
+  ×50; 7 KiB and 1,292 MiB in the previous session's run). What grows: entity linking, which
+  runs on the whole corpus at once (its chain table, about 470 bytes a chain, union-find and
+  the map from chains to entities), the clustering keys of the largest block held during its
+  reduce (the BBC corpus has no story ids, so the pool is the whole corpus), the signatures
+  (512 bytes an article) and validation's id sets. **The scale-ups understate the cost of
+  distinct articles**: their copies share interned keys. On the 1,807 distinct BBC articles,
+  linking's Python objects peak at 22.8 KiB an article (`bench/memory_profile.py`), most of it
+  the pool's claim clustering (its inverted index and the edge weights of average-link
+  clustering). With story ids that is bounded by the largest story; without them it is not,
+  and neither is entity linking. The next steps: entity linking as the same kind of reduce
+  (candidate pairs per block bucket, connected components over accepted pairs only), and
+  average-link's edges held per connected component.
 - **Incremental rebuild.** Met. Unchanged raw files are read and hashed, never cleaned or
   signed again (prepare cache); unchanged texts are never parsed again (extraction cache,
   relabelled for free on load). What remains is the cross-article work over the whole corpus:
@@ -411,17 +418,16 @@ LIMITS = """- **Build / nlp.pipe ratio and speedup.** On this run 1.31 with 1 wo
   articles) is the step after this.
 - **Cross-article stages.** Linking reduces identical quotes and claims by key before any
   pairwise comparison and compares the rest inside blocks, so its time grows about linearly
-  (×10 → ×50: 4.0 times the time for 5 times the articles). Near-duplicate detection grows
-  faster than linear here (×10 → ×50: 7.5 times) because every copy of an article falls in the
-  same LSH buckets, so each query returns all earlier copies; on a corpus without fifty copies
-  of every article the buckets stay small. Validation costs more than it did (45 s at ×50,
-  against 18 s with every row in memory): it reads the spilled tables in several passes and
-  sorts the spans on disk, the price of not holding the corpus.
+  (×10 → ×50: 4.3 times the time for 5 times the articles). Near-duplicate detection now grows
+  5.4 times (7.5 with datasketch's index): every copy of an article falls in the same
+  buckets, but a copy is compared with its earliest original only once a bucket has matched
+  it. Validation grows 4.4 times. On Ray, clustering and the near-duplicate candidates are
+  hash-partitioned groupbys (`docs/ray.md`); on one machine the local runner is faster.
 - **Scale-ups.** The ×10 and ×50 corpora repeat the BBC texts (distinct ids, boilerplate
   perturbations), so the extraction cache serves them and near-duplicate detection finds every
   copy: they measure the stages other than spaCy, whose cost per word is constant. The
-  uncached ×10 build (`--uncached 10`) parses every copy: 0.86 times the ×1 build's time per
-  file (linear; the ×1 build also pays the fixed costs), and a tree peak of 1.11 times the ×1
+  uncached ×10 build (`--uncached 10`) parses every copy: 0.89 times the ×1 build's time per
+  file (linear; the ×1 build also pays the fixed costs), and a tree peak of 1.08 times the ×1
   build's with both workers' models loaded. An uncached ×50 (about 75 minutes here) was not
   run. Their read+normalize column is a first build (prepare cache cold); the ×1 row is the
   cold-cache build, spaCy included."""
