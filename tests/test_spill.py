@@ -189,3 +189,10 @@ def test_row_groups_count_the_same_bytes_whatever_the_batches(built: Path) -> No
     fresh = [pa.Table.from_pylist(rows[i : i + 10], schema=schema) for i in range(0, len(rows), 10)]
     assert [g.nbytes for g in groups] == [f.nbytes for f in fresh]
     assert all(g.equals(f) for g, f in zip(groups, fresh, strict=True))
+
+
+def test_reduce_by_key_refuses_null_keys() -> None:
+    schema = pa.schema([("k", pa.string()), ("v", pa.int64())])
+    with spilled([{"k": "a", "v": 1}, {"k": None, "v": 2}], schema) as table:
+        with pytest.raises(ValueError, match="key column 'k' holds nulls"):
+            list(spill.reduce_by_key(lambda t: t, table, "k"))

@@ -311,6 +311,8 @@ def _ascending(batches: Iterable[pa.RecordBatch], key: str) -> bool:
     last: Any = _END
     for batch in batches:
         column = batch.column(key)
+        if column.null_count:
+            raise ValueError(f"reduce_by_key: the key column {key!r} holds nulls")
         if not len(column):
             continue
         if (
