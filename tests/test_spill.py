@@ -193,6 +193,8 @@ def test_row_groups_count_the_same_bytes_whatever_the_batches(built: Path) -> No
 
 def test_reduce_by_key_refuses_null_keys() -> None:
     schema = pa.schema([("k", pa.string()), ("v", pa.int64())])
-    with spilled([{"k": "a", "v": 1}, {"k": None, "v": 2}], schema) as table:
-        with pytest.raises(ValueError, match="key column 'k' holds nulls"):
-            list(spill.reduce_by_key(lambda t: t, table, "k"))
+    with (
+        spilled([{"k": "a", "v": 1}, {"k": None, "v": 2}], schema) as table,
+        pytest.raises(ValueError, match="key column 'k' holds nulls"),
+    ):
+        list(spill.reduce_by_key(lambda t: t, table, "k"))
