@@ -800,6 +800,7 @@ def _by_row(keys: pa.Table) -> pa.Table:
 
 
 def _cluster_table(rows: pa.ChunkedArray, ids: Iterator[str]) -> pa.Table:
+    """(row, cluster_id) from the ids as they are made, 65,536 at a time (never one list)."""
     chunks = []
     while batch := list(itertools.islice(ids, 65536)):
         chunks.append(pa.array(batch, pa.string()))
