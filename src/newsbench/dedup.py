@@ -61,7 +61,7 @@ def near_duplicates(
         sig = sig.astype(np.uint32)  # affine32 values: half the memory, the same equalities
     best = np.full(len(ids), len(ids), dtype=np.int64)  # smallest matching earlier rank
     with SpilledTable(_BANDS) as bands:
-        for table in _band_rows(sig, threshold):
+        for table in band_rows(sig, threshold):
             bands.write(table)
         with bands.sorted_by("key") as ordered:  # stable: a bucket's ranks stay ascending
             for ranks in _buckets(ordered):
@@ -73,7 +73,7 @@ def near_duplicates(
     return out
 
 
-def _band_rows(sig: np.ndarray, threshold: float) -> Iterator[pa.Table]:
+def band_rows(sig: np.ndarray, threshold: float) -> Iterator[pa.Table]:
     """(band key, rank) rows, a chunk of articles at a time. The bands are datasketch's own
     (`MinHashLSH(threshold, NUM_PERM).hashranges`); a key is the band's number and its values,
     so two articles share a key exactly when datasketch's index would return one for the other."""

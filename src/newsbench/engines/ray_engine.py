@@ -26,10 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 import ray.data
-from datasketch import MinHashLSH
 from ray.data.context import ShuffleStrategy
 
-from newsbench.dedup import NUM_PERM, THRESHOLD
+from newsbench.dedup import THRESHOLD, band_rows
 from newsbench.spill import SpilledTable, key_groups
 
 T = TypeVar("T")
@@ -228,37 +227,13 @@ def _reduce_bucket(table: pa.Table, fn: Callable[[pa.Table], pa.Table], key: str
 # --- near-duplicates: LSH candidate generation as a Ray Data groupby --------------------------
 
 
-def _band_rows(signatures: np.ndarray, threshold: float, buckets: int) -> pa.Table:
-    """One row per (article, LSH band): band, band key, article rank, hash bucket.
-
-    Bands are datasketch's own (MinHashLSH(threshold, NUM_PERM).hashranges), so two articles
-    share a key exactly when datasketch's index would return one for the other. Built with numpy,
-    not a Python loop over articles.
-    """
-    ranges = MinHashLSH(threshold=threshold, num_perm=NUM_PERM).hashranges
-    n, width = len(signatures), ranges[0][1] - ranges[0][0]
-    assert all(end - start == width for start, end in ranges)
-    used = signatures[:, ranges[0][0] : ranges[-1][1]]
-    keys = np.ascontiguousarray(used.reshape(n, len(ranges), width).transpose(1, 0, 2))
-    keys = keys.reshape(len(ranges) * n, width)
-    band = np.repeat(np.arange(len(ranges), dtype=np.int64), n)
-    rank = np.tile(np.arange(n, dtype=np.int64), len(ranges))
-    nbytes = width * keys.dtype.itemsize
-    key_array = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(nbytes), len(keys), [None, pa.py_buffer(keys.tobytes())]
-    )
-    # a function of (band, key) only, so equal keys always meet in one bucket
-    bucket = ((keys[:, 0].astype(np.int64) + band * 1_000_003) % buckets).astype(np.int64)
-    return pa.table({"bucket": bucket, "band": band, "key": key_array, "rank": rank})
-
-
 def _pairs_in_bucket(table: pa.Table) -> pa.Table:
     """All (earlier, later) rank pairs sharing a band key in this bucket.
 
     A vectorised reduce over every key of the bucket at once (Arrow's hash group_by), not a
     Python function per key: most keys are singletons, and per-key calls are 4-15x slower.
     """
-    grouped = table.group_by(["band", "key"]).aggregate([("rank", "list"), ("rank", "count")])
+    grouped = table.group_by("key").aggregate([("rank", "list"), ("rank", "count")])
     shared = grouped.filter(pc.greater(grouped["rank_count"], 1))
     first: list[np.ndarray] = [np.empty(0, np.int64)]
     second: list[np.ndarray] = [np.empty(0, np.int64)]
@@ -281,15 +256,21 @@ def lsh_candidates(
         return np.empty((0, 2), np.int64)
     sig = np.stack([np.asarray(s) for s in signatures])
     buckets = buckets or max(1, 4 * int(ray.cluster_resources().get("CPU", 1)))
-    rows = _band_rows(sig, threshold, buckets)
-    chunk = max(1, -(-rows.num_rows // buckets))
-    ds = ray.data.from_arrow([rows.slice(i, chunk) for i in range(0, rows.num_rows, chunk)])
+    # the local search's band rows (newsbench.dedup.band_rows: band number and values as one
+    # key), each with the hash bucket of its key, so equal keys always meet in one bucket
+    ds = ray.data.from_arrow(
+        [
+            _bucketed(batch, "key", buckets)
+            for table in band_rows(sig, threshold)
+            for batch in table.to_batches()
+        ]
+    )
     _configure(ds)
     # a few large groups: the pull-based sort shuffle runs as plain tasks, where the default
     # hash shuffle first starts aggregator actors (measured 1.1-1.4 s against 8-15 s on the BBC
     # corpus's 67k band rows, 2 CPUs)
     ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    grouped = ds.groupby("bucket", num_partitions=buckets)
+    grouped = ds.groupby(_BUCKET, num_partitions=buckets)
     pairs = _with_retry_limit(grouped.map_groups, _pairs_in_bucket, batch_format="pyarrow")
     found = [
         np.stack([batch["a"], batch["b"]], axis=1)
