@@ -120,10 +120,15 @@ def _match_earliest(ranks: np.ndarray, sig: np.ndarray, threshold: float, best: 
         later = later[best[later] > candidate]
         if not len(later):
             continue
-        same = np.count_nonzero(sig[later] == sig[candidate], axis=1)
-        # MinHash.jaccard's arithmetic: equal count over the number of values, in float64
-        hit = later[same.astype(np.float64) / float(sig.shape[1]) >= threshold]
-        best[hit] = candidate
+        best[later[similar(sig[later], sig[candidate], threshold)]] = candidate
+
+
+def similar(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether each pair of signature rows reaches the threshold, with MinHash.jaccard's
+    arithmetic (equal values over the number of values, in float64) so results match
+    datasketch's exactly."""
+    same = np.count_nonzero(a == b, axis=-1)
+    return same.astype(np.float64) / float(a.shape[-1]) >= threshold
 
 
 def near_duplicates_indexed(
@@ -132,20 +137,14 @@ def near_duplicates_indexed(
     """The reference: `near_duplicates` with datasketch's own in-memory LSH index, queried for
     each article in id order before it is inserted."""
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-    signature_of: dict[str, np.ndarray] = {}
+    stored: dict[str, LeanMinHash] = {}
     out: dict[str, str] = {}
     for article_id, values in sorted(zip(ids, signatures, strict=True), key=lambda p: p[0]):
         m = LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)
-        candidates = sorted(
-            c for c in lsh.query(m) if m.jaccard(_lean(signature_of[c])) >= threshold
-        )
+        candidates = sorted(c for c in lsh.query(m) if stored[c].jaccard(m) >= threshold)
         if candidates:
             first = candidates[0]
             out[article_id] = out.get(first, first)
         lsh.insert(article_id, m, check_duplication=False)  # ids are unique
-        signature_of[article_id] = np.asarray(values)
+        stored[article_id] = m
     return out
-
-
-def _lean(values: np.ndarray) -> LeanMinHash:
-    return LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)

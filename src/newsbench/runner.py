@@ -3,7 +3,7 @@
 Stage functions are pure and module-level, so the same functions run here, in a process pool,
 or on Ray (newsbench.engines.ray_engine). Results keep input order, so output is identical
 whatever the worker count. The cross-article stages are a keyed reduce (one key's rows at a
-time, from a sort on disk) and the near-duplicate index; Ray runs both partitioned. This module
+time, from a sort on disk) and the near-duplicate search; Ray runs both partitioned. This module
 imports no cluster engine.
 """
 

@@ -28,7 +28,7 @@ import ray
 import ray.data
 from ray.data.context import ShuffleStrategy
 
-from newsbench.dedup import THRESHOLD, band_rows
+from newsbench.dedup import THRESHOLD, band_rows, similar
 from newsbench.spill import SpilledTable, key_groups
 
 T = TypeVar("T")
@@ -298,9 +298,7 @@ def near_duplicates(
     if not len(pairs):
         return out
     sig = np.stack(ranked)
-    same = np.count_nonzero(sig[pairs[:, 0]] == sig[pairs[:, 1]], axis=1)
-    jaccard = same.astype(np.float64) / float(sig.shape[1])  # MinHash.jaccard's arithmetic
-    kept = pairs[jaccard >= threshold]
+    kept = pairs[similar(sig[pairs[:, 0]], sig[pairs[:, 1]], threshold)]
     earliest: dict[int, int] = {}
     for a, b in kept.tolist():  # sorted by (a, b): the first a seen for b is the smallest
         earliest.setdefault(b, a)
