@@ -466,3 +466,102 @@ def test_clustering_is_the_same_whatever_the_partition_of_its_blocks(nlp: Langua
     assert rows_of(shuffled_buckets) == by_block
     with pytest.raises(RuntimeError, match="lost or repeated rows"):
         rows_of(lossy)
+
+
+def _edges_of(graph: dict[tuple[int, int], float]) -> Any:
+    from newsbench.link import _Edges
+
+    edges = _Edges()
+    for (a, b), weight in sorted(graph.items()):
+        edges.add(a, b, weight)
+    return edges
+
+
+def test_average_link_per_component_reads_weak_edges_inside_a_component_only() -> None:
+    """Average-link run one component (of the at-or-above-threshold graph) at a time: a weak
+    edge inside a component can decide a merge, one between components never can."""
+    from newsbench.link import CLAIM_MIN, _average_link, _average_link_by_component
+
+    assert CLAIM_MIN == 0.22
+    strong_only = {(0, 1): 0.9, (1, 2): 0.4, (3, 4): 0.5}  # {0,1} to 2 averages 0.2: apart
+    assert _average_link_by_component(5, _edges_of(strong_only), CLAIM_MIN, [1] * 5).tolist() == [
+        0,
+        0,
+        2,
+        3,
+        3,
+    ]
+    with_weak = {**strong_only, (0, 2): 0.05, (2, 3): 0.2}  # (0.4 + 0.05) / 2 >= 0.22: joined
+    labels = _average_link_by_component(5, _edges_of(with_weak), CLAIM_MIN, [1] * 5)
+    assert labels.tolist() == [0, 0, 0, 3, 3]
+    assert labels.tolist() == _average_link(5, with_weak, CLAIM_MIN, [1] * 5)
+
+
+def test_average_link_per_component_equals_one_run_over_the_graph() -> None:
+    """On sparse random graphs of groups (sizes > 1 hold summed weights), with ties, the labels
+    are those of one average-link run over the whole graph."""
+    from newsbench.link import CLAIM_MIN, _average_link, _average_link_by_component
+
+    rng = random.Random(11)
+    merged = 0
+    for _ in range(300):
+        n = rng.randint(1, 60)
+        sizes = [rng.choice((1, 1, 1, 2, 5)) for _ in range(n)]
+        graph: dict[tuple[int, int], float] = {}
+        for _ in range(rng.randint(0, 3 * n)):
+            a, b = sorted(rng.sample(range(n), 2)) if n > 1 else (0, 0)
+            if a != b:
+                sim = rng.choice((0.1, 0.2, 0.25, 0.3, rng.random()))  # repeated values: ties
+                graph[(a, b)] = sim * sizes[a] * sizes[b]
+        expected = _average_link(n, graph, CLAIM_MIN, sizes)
+        assert _average_link_by_component(n, _edges_of(graph), CLAIM_MIN, sizes).tolist() == (
+            expected
+        )
+        merged += n - len(set(expected))
+    assert merged > 500  # the graphs do merge
+
+
+def test_pool_claim_clusters_are_those_of_one_average_link_run(nlp: Language) -> None:
+    """A pool of 100 BBC articles (above BLOCK_ALL_PAIRS claims: the inverted-index path): the
+    per-component clustering gives the claim clusters one average-link run over all the pool's
+    edges gives, and its components do hold weak edges."""
+    from newsbench import link as linking
+    from newsbench.extract import extract_article
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted((BBC / "tech").glob("*.txt"))[:100]
+    assert len(files) == 100
+    articles = [
+        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", None) for p in files
+    ]
+    records = [
+        extract_article(a, doc)
+        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
+    ]
+    per_component = linking._average_link_by_component
+    seen: dict[str, int] = {"edges": 0, "weak_inside": 0, "items": 0}
+
+    def whole_graph(n: int, edges: Any, threshold: float, sizes: Any) -> Any:
+        import numpy as np
+
+        graph = dict(zip(zip(edges.a, edges.b, strict=True), edges.weight, strict=True))
+        labels = per_component(n, edges, threshold, sizes)
+        for (a, b), w in graph.items():
+            weak = w / (sizes[a] * sizes[b]) < threshold
+            seen["weak_inside"] += weak and labels[a] == labels[b]  # a weak edge in a cluster
+        seen["edges"] += len(graph)
+        seen["items"] += n
+        return np.asarray(linking._average_link(n, graph, threshold, sizes))
+
+    by_component = link(records, articles)["claims"]
+    try:
+        linking._average_link_by_component = whole_graph
+        by_whole = link(records, articles)["claims"]
+    finally:
+        linking._average_link_by_component = per_component
+    assert seen["items"] > linking.BLOCK_ALL_PAIRS and seen["edges"] > seen["items"]
+    assert seen["weak_inside"] > 0
+    assert by_component == by_whole
+    clusters = [r["claim_cluster_id"] for r in by_component]
+    assert len(set(clusters)) < len(clusters)

@@ -516,21 +516,26 @@ def _candidate_pairs(
             yield a, b
 
 
-def _identical(block: list[int], key_of: Callable[[int], Hashable | None]) -> dict[int, list[int]]:
-    """Items of a block grouped by an exact comparison key: representative -> members.
+def _grouped(block: list[int], key_of: Callable[[int], Hashable | None]) -> tuple[list[int], Any]:
+    """Items of a block grouped by an exact comparison key: the representatives (each group's
+    first item, in block order) and, for each item of the block, the index of its group.
 
     The reduce-by-key before any pairwise work: syndicated copies and repeated remarks compare
     equal to each other and alike to everything else, so only one of them is compared, however
     many copies a large corpus holds (an inverted index alone would drop their words as too
-    common). An item whose key is None is a group of its own.
+    common). An item whose key is None is a group of its own. Groups are an integer array, not
+    a list of members each: in a large block most groups have one.
     """
-    groups: dict[int, list[int]] = {}
     first: dict[Hashable, int] = {}
+    reps: list[int] = []
+    group = array("i")
     for i in block:
         key = key_of(i)
-        rep = i if key is None else first.setdefault(key, i)
-        groups.setdefault(rep, []).append(i)
-    return groups
+        k = len(reps) if key is None else first.setdefault(key, len(reps))
+        if k == len(reps):
+            reps.append(i)
+        group.append(k)
+    return reps, np.frombuffer(group, dtype=np.int32)
 
 
 def _average_link(
@@ -586,6 +591,77 @@ def _average_link(
         return i
 
     return [label(i) for i in range(n)]
+
+
+class _Edges:
+    """A sparse similarity graph as three growing arrays (item, item, weight): 20 bytes an
+    edge, where a dict of tuple keys took about 140 (and average-link's adjacency dicts as many
+    again, for every edge of a block)."""
+
+    def __init__(self) -> None:
+        self.a = array("i")
+        self.b = array("i")
+        self.weight = array("d")
+
+    def add(self, a: int, b: int, weight: float) -> None:
+        self.a.append(a)
+        self.b.append(b)
+        self.weight.append(weight)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components of n items joined by the edges (a, b): each item's label is the
+    smallest item of its component."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_array((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    smallest = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(smallest, label, np.arange(n))
+    return smallest[label]
+
+
+def _average_link_by_component(
+    n: int, edges: _Edges, threshold: float, sizes: Sequence[int]
+) -> np.ndarray:
+    """_average_link, one connected component of the at-or-above-threshold graph at a time.
+
+    The same labels as one run over the whole graph: an average at or above the threshold
+    needs one pair at or above it, so no merge ever joins two components, and a component's
+    merges read only edges inside it (in the same order: local indices keep the items' order).
+    Memory is the edge arrays plus one component's dicts, not dicts of every edge of a block:
+    in a large pool nearly every edge joins two items that never merge with anything.
+    """
+    a = np.frombuffer(edges.a, dtype=np.int32).astype(np.int64)
+    b = np.frombuffer(edges.b, dtype=np.int32).astype(np.int64)
+    weight = np.frombuffer(edges.weight, dtype=np.float64)
+    size = np.asarray(sizes, dtype=np.int64)
+    strong = weight / (size[a] * size[b]) >= threshold  # the same float division as Python's
+    component = _components(n, a[strong], b[strong])
+    inside = component[a] == component[b]
+    a, b, weight = a[inside], b[inside], weight[inside]
+    order = np.lexsort((b, a, component[a]))  # by component, then (a, b)
+    a, b, weight = a[order], b[order], weight[order]
+    edge_bounds = np.flatnonzero(np.diff(component[a])) + 1
+    labels = np.arange(n)
+    for start, stop in zip(
+        np.concatenate(([0], edge_bounds)), np.concatenate((edge_bounds, [len(a)])), strict=True
+    ):
+        if start == stop:
+            continue
+        members = np.flatnonzero(component == component[a[start]])  # ascending
+        local_a = np.searchsorted(members, a[start:stop]).tolist()
+        local_b = np.searchsorted(members, b[start:stop]).tolist()
+        local_edges = dict(
+            zip(zip(local_a, local_b, strict=True), weight[start:stop].tolist(), strict=True)
+        )
+        local = _average_link(len(members), local_edges, threshold, size[members].tolist())
+        labels[members] = members[local]
+    return labels
 
 
 def _cluster_ids(prefix: str, row_ids: Iterable[str], labels: Sequence[Hashable]) -> Iterator[str]:
@@ -660,11 +736,11 @@ def _quote_clusters(
         return (words[i], speakers[i])
 
     for block in _blocks(block_names):
-        groups = _identical(block, same_remark_key)
-        for rep, members in groups.items():
-            for other in members[1:]:
-                uf.union(rep, other)
-        for a, b in _candidate_pairs(list(groups), tokens):
+        reps, group = _grouped(block, same_remark_key)
+        for i, k in zip(block, group.tolist(), strict=True):
+            if i != reps[k]:
+                uf.union(reps[k], i)
+        for a, b in _candidate_pairs(reps, tokens):
             if uf.find(a) == uf.find(b):
                 continue  # already one remark: the comparison cannot change anything
             sa, sb = speakers[a], speakers[b]
@@ -707,13 +783,14 @@ def _claim_clusters(
     block_names: Sequence[str],
     row_ids: Iterable[str],
 ) -> Iterator[str]:
-    labels: list[int] = list(range(len(features)))
+    labels = np.arange(len(features))
 
     def same_claim_key(i: int) -> Hashable | None:
         """Equal features and numbers: similarity 1 with each other, equal to everything else."""
         if len(features[i]) < CLAIM_MIN_SHARED:
             return None  # no edge even between equal copies
-        return (features[i], frozenset(numbers[i]))  # features are sorted: equal sets, equal
+        # features are sorted: equal sets, equal tuples; numbers compare as sets
+        return (features[i], tuple(sorted(set(numbers[i]))) if numbers[i] else ())
 
     for block in _blocks(block_names):
         df: Counter[str] = Counter()
@@ -721,11 +798,13 @@ def _claim_clusters(
             df.update(features[i])
         n = len(block)
         idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
-        groups = _identical(block, same_claim_key)
-        reps = list(groups)
-        local = {item: k for k, item in enumerate(reps)}
-        edges: dict[tuple[int, int], float] = {}
-        for a, b in _candidate_pairs(reps, features.__getitem__):
+        del df
+        reps, group = _grouped(block, same_claim_key)
+        sizes = np.bincount(group, minlength=len(reps)).tolist()
+        edges = _Edges()
+        rep_features = [features[i] for i in reps]  # the items compared, by group
+        for ka, kb in _candidate_pairs(list(range(len(reps))), rep_features.__getitem__):
+            a, b = reps[ka], reps[kb]
             if not _numbers_agree(numbers[a], numbers[b]):
                 continue
             mine = set(features[a])
@@ -738,12 +817,13 @@ def _claim_clusters(
             if bool(numbers[a]) != bool(numbers[b]):
                 sim *= CLAIM_NUMBER_ONE_SIDED  # a number only one side states: maybe a new fact
             if sim > 0:  # the sum over all member pairs of the two groups
-                edges[(local[a], local[b])] = sim * len(groups[a]) * len(groups[b])
-        sizes = [len(groups[r]) for r in reps]
-        for k, lab in enumerate(_average_link(len(reps), edges, CLAIM_MIN, sizes)):
-            for member in groups[reps[k]]:
-                labels[member] = reps[lab]
-    return _cluster_ids("cc", row_ids, labels)
+                edges.add(ka, kb, sim * sizes[ka] * sizes[kb])
+        del idf
+        clusters = _average_link_by_component(len(reps), edges, CLAIM_MIN, sizes)
+        del edges, rep_features
+        # each item: the first item of its cluster's first group
+        labels[block] = np.asarray(reps)[clusters][group]
+    return _cluster_ids("cc", row_ids, labels.tolist())
 
 
 # --- clustering, a reduce per block -----------------------------------------------------------
