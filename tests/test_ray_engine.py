@@ -25,7 +25,12 @@ ray = pytest.importorskip("ray")
 
 from newsbench import dedup, pipeline  # noqa: E402
 from newsbench.engines import EngineUnavailable, make_runner  # noqa: E402
-from newsbench.engines.ray_engine import RayRunner, lsh_candidates, near_duplicates  # noqa: E402
+from newsbench.engines.ray_engine import (  # noqa: E402
+    RayRunner,
+    lsh_matches,
+    matches_in_bucket,
+    near_duplicates,
+)
 from newsbench.pipeline import BuildConfig  # noqa: E402
 from newsbench.read import discover  # noqa: E402
 from newsbench.runner import LocalRunner, batched  # noqa: E402
@@ -236,9 +241,9 @@ def test_near_duplicates_on_ray_equals_datasketch(runner: RayRunner) -> None:
             ids, sigs, threshold
         )
     assert near_duplicates(ids[:1], sigs[:1]) == {}
-    pairs = lsh_candidates(sigs, buckets=3)
-    assert (pairs[:, 0] < pairs[:, 1]).all()
-    assert np.array_equal(pairs, lsh_candidates(sigs, buckets=7))  # buckets change no result
+    matches = lsh_matches(sigs, buckets=3)
+    assert matches and all(earlier < later for later, earlier in matches.items())
+    assert lsh_matches(sigs, buckets=7) == matches  # buckets change no result
 
 
 def test_near_duplicates_on_ray_equals_datasketch_on_bbc(runner: RayRunner) -> None:
@@ -250,6 +255,29 @@ def test_near_duplicates_on_ray_equals_datasketch_on_bbc(runner: RayRunner) -> N
     expected = dedup.near_duplicates_indexed(ids, sigs)
     assert len(expected) > 50  # the corpus holds real reposts
     assert near_duplicates(ids, sigs) == expected
+
+
+def test_a_bucket_verifies_its_candidates_and_sends_one_row_per_match(runner: RayRunner) -> None:
+    """A bucket holding 60 copies of one BBC text and 40 other BBC articles sends one (later,
+    earlier) row per copy, pointing at the first copy (the smallest earlier match), not the
+    1,770 candidate pairs of the copies. With all the band rows in one bucket, its rows are
+    datasketch's matches."""
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted((BBC / "tech").glob("*.txt"))[:41]
+    texts = [files[0].read_text(encoding="utf-8")] * 59 + [
+        f.read_text(encoding="utf-8") for f in files
+    ]
+    sig = np.stack([dedup.minhash_values(t) for t in texts]).astype(np.uint32)  # rank = position
+    bands = pa.concat_tables(dedup.band_rows(sig, dedup.THRESHOLD))
+    rows = matches_in_bucket(bands, sig, dedup.THRESHOLD)
+    found = dict(zip(rows["later"].to_pylist(), rows["earlier"].to_pylist(), strict=True))
+    assert rows.num_rows == len(found)  # one row per matched rank
+    assert {k: v for k, v in found.items() if k < 60} == dict.fromkeys(range(1, 60), 0)
+    ids = [f"{k:03d}" for k in range(len(texts))]
+    assert {ids[k]: ids[v] for k, v in found.items()} == dedup.near_duplicates_indexed(
+        ids, list(sig)
+    )
 
 
 def keep_key_and_rows(group: pa.Table) -> pa.Table:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -65,7 +66,7 @@ def near_duplicates(
             bands.write(table)
         with bands.sorted_by("key") as ordered:  # stable: a bucket's ranks stay ascending
             for ranks in _buckets(ordered):
-                _match_earliest(ranks, sig, threshold, best)
+                match_earliest(ranks, sig, threshold, best)
     out: dict[str, str] = {}
     for b in np.flatnonzero(best < len(ids)).tolist():  # earlier articles are resolved first
         first = ranked_ids[int(best[b])]
@@ -110,10 +111,12 @@ def _buckets(bands: SpilledTable) -> Iterator[np.ndarray]:
         yield np.concatenate(held)
 
 
-def _match_earliest(ranks: np.ndarray, sig: np.ndarray, threshold: float, best: np.ndarray) -> None:
+def match_earliest(ranks: np.ndarray, sig: np.ndarray, threshold: float, best: Any) -> None:
     """For each member of one bucket (ranks ascending), lower `best` to the smallest earlier
     member whose Jaccard estimate reaches the threshold. A member whose `best` is already
-    smaller than a candidate cannot gain from it, so copies cost one comparison each."""
+    smaller than a candidate cannot gain from it, so copies cost one comparison each. `best` is
+    indexed by rank with arrays of ranks: an array of every rank here, a view of a task's ranks
+    on Ray (newsbench.engines.ray_engine)."""
     for i in range(len(ranks) - 1):
         candidate = ranks[i]
         later = ranks[i + 1 :]

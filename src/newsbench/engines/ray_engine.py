@@ -5,9 +5,9 @@ Ray tasks, and yields the result batches in input order: order is kept by Ray Da
 `preserve_order` and, whatever the scheduling, by re-sequencing on the batch index, so the build
 writes the same bytes as the local runner. The cross-article stages are hash-partitioned:
 `reduce_by_key` (quote and claim clustering, by block) is a Ray Data groupby over hash buckets
-of keys with the same reduce function as the local runner, and `near_duplicates` generates its
-LSH candidates as a groupby over hash buckets of band keys (see docs/ray.md). Entity linking,
-validation and the sorted write stay on the driver.
+of keys with the same reduce function as the local runner, and `near_duplicates` is a groupby
+over hash buckets of band keys whose tasks verify their candidates (see docs/ray.md). Entity
+linking, validation and the sorted write stay on the driver.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import ray
 import ray.data
 from ray.data.context import ShuffleStrategy
 
-from newsbench.dedup import THRESHOLD, band_rows, similar
+from newsbench.dedup import THRESHOLD, band_rows, match_earliest
 from newsbench.spill import SpilledTable, key_groups
 
 T = TypeVar("T")
@@ -199,7 +199,7 @@ class RayRunner:
     def near_duplicates(
         self, ids: Sequence[str], signatures: Sequence[np.ndarray], threshold: float = THRESHOLD
     ) -> dict[str, str]:
-        """newsbench.dedup.near_duplicates, with LSH candidates generated on the cluster."""
+        """newsbench.dedup.near_duplicates, with the LSH buckets searched on the cluster."""
         self.connect()
         return near_duplicates(ids, signatures, threshold)
 
@@ -227,34 +227,61 @@ def _reduce_bucket(table: pa.Table, fn: Callable[[pa.Table], pa.Table], key: str
 # --- near-duplicates: LSH candidate generation as a Ray Data groupby --------------------------
 
 
-def _pairs_in_bucket(table: pa.Table) -> pa.Table:
-    """All (earlier, later) rank pairs sharing a band key in this bucket.
+def matches_in_bucket(table: pa.Table, sig: np.ndarray, threshold: float) -> pa.Table:
+    """(later, earlier): each rank's smallest earlier rank that shares a band key with it in
+    this bucket and reaches the threshold, verified here; at most one row per rank.
 
-    A vectorised reduce over every key of the bucket at once (Arrow's hash group_by), not a
-    Python function per key: most keys are singletons, and per-key calls are 4-15x slower.
+    The local search's own scan (newsbench.dedup.match_earliest) per key, over every key of the
+    bucket (Arrow's hash group_by finds them at once: most are singletons, and a Python call per
+    key is 4-15x slower). The smallest match over all buckets is the local search's, because
+    each bucket gives the smallest within it. Copies cost one comparison each, and no
+    candidate pair leaves the task: 60 copies of one text send 59 rows a band, not 1,770 pairs.
     """
     grouped = table.group_by("key").aggregate([("rank", "list"), ("rank", "count")])
     shared = grouped.filter(pc.greater(grouped["rank_count"], 1))
-    first: list[np.ndarray] = [np.empty(0, np.int64)]
-    second: list[np.ndarray] = [np.empty(0, np.int64)]
-    for ranks in shared["rank_list"].to_pylist():
-        members = np.unique(np.asarray(ranks, np.int64))
-        a, b = np.triu_indices(len(members), k=1)
-        first.append(members[a])
-        second.append(members[b])
-    return pa.table({"a": np.concatenate(first), "b": np.concatenate(second)})
+    best: dict[int, int] = {}
+    if shared.num_rows:
+        ranks = np.unique(pc.list_flatten(shared["rank_list"]).to_numpy())  # this task's ranks
+        local = np.full(len(ranks), len(sig), dtype=np.int64)  # indexed by position in ranks
+        view = _RankView(ranks, local)
+        for members in shared["rank_list"].to_pylist():
+            match_earliest(np.unique(np.asarray(members, np.int64)), sig, threshold, view)
+        found = local < len(sig)
+        best = dict(zip(ranks[found].tolist(), local[found].tolist(), strict=True))
+    return pa.table(
+        {"later": pa.array(list(best), pa.int64()), "earlier": pa.array(best.values(), pa.int64())}
+    )
 
 
-def lsh_candidates(
+class _RankView:
+    """`best` indexed by rank, held for this task's ranks only (positions in `ranks`)."""
+
+    def __init__(self, ranks: np.ndarray, values: np.ndarray) -> None:
+        self.ranks, self.values = ranks, values
+
+    def __getitem__(self, rank: np.ndarray) -> np.ndarray:
+        return self.values[np.searchsorted(self.ranks, rank)]
+
+    def __setitem__(self, rank: np.ndarray, value: Any) -> None:
+        self.values[np.searchsorted(self.ranks, rank)] = value
+
+
+def _matches_in_bucket_ref(table: pa.Table, signatures: list[Any], threshold: float) -> pa.Table:
+    """matches_in_bucket with the signatures from the object store (one copy per node)."""
+    return matches_in_bucket(table, ray.get(signatures[0]), threshold)
+
+
+def lsh_matches(
     signatures: Sequence[np.ndarray], threshold: float = THRESHOLD, buckets: int | None = None
-) -> np.ndarray:
-    """Unique (a, b) row pairs, a < b, of articles sharing an LSH band: a groupby on the cluster.
-
-    Indices are positions in `signatures`; Ray must be initialised (RayRunner.connect()).
-    """
+) -> dict[int, int]:
+    """later -> the smallest earlier row (positions in `signatures`) sharing an LSH band with it
+    whose Jaccard estimate reaches the threshold: a groupby on the cluster, verified in its
+    tasks. Ray must be initialised (RayRunner.connect())."""
     if len(signatures) < 2:
-        return np.empty((0, 2), np.int64)
+        return {}
     sig = np.stack([np.asarray(s) for s in signatures])
+    if int(sig.max()) < 2**32:
+        sig = sig.astype(np.uint32)  # as newsbench.dedup: the same equalities, half the bytes
     buckets = buckets or max(1, 4 * int(ray.cluster_resources().get("CPU", 1)))
     # the local search's band rows (newsbench.dedup.band_rows: band number and values as one
     # key), each with the hash bucket of its key, so equal keys always meet in one bucket
@@ -271,38 +298,30 @@ def lsh_candidates(
     # corpus's 67k band rows, 2 CPUs)
     ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     grouped = ds.groupby(_BUCKET, num_partitions=buckets)
-    pairs = _with_retry_limit(grouped.map_groups, _pairs_in_bucket, batch_format="pyarrow")
-    found = [
-        np.stack([batch["a"], batch["b"]], axis=1)
-        for batch in pairs.iter_batches(batch_size=None, batch_format="numpy")
-        if len(batch["a"])
-    ]
-    if not found:
-        return np.empty((0, 2), np.int64)
-    return np.unique(np.concatenate(found).astype(np.int64), axis=0)  # sorted: deterministic
+    found = _with_retry_limit(
+        grouped.map_groups,
+        _matches_in_bucket_ref,
+        fn_kwargs={"signatures": [ray.put(sig)], "threshold": threshold},  # a list: not resolved
+        batch_format="pyarrow",
+    )
+    best: dict[int, int] = {}
+    for batch in found.iter_batches(batch_size=None, batch_format="numpy"):
+        for later, earlier in zip(batch["later"].tolist(), batch["earlier"].tolist(), strict=True):
+            if earlier < best.get(later, later):
+                best[later] = earlier
+    return best
 
 
 def near_duplicates(
     ids: Sequence[str], signatures: Sequence[np.ndarray], threshold: float = THRESHOLD
 ) -> dict[str, str]:
-    """Exactly newsbench.dedup.near_duplicates, with the candidates from `lsh_candidates`.
-
-    The verification (estimated Jaccard, computed as datasketch does) and the pointer to the
-    earliest copy run on the driver: they touch only the candidate pairs, which are few.
-    """
+    """Exactly newsbench.dedup.near_duplicates, with the matches from `lsh_matches`; the driver
+    only points each copy at the earliest of its cluster."""
     order = sorted(range(len(ids)), key=lambda k: ids[k])  # rank -> position, as dedup sorts
     ranked_ids = [ids[k] for k in order]
-    ranked = [np.asarray(signatures[k]) for k in order]
-    pairs = lsh_candidates(ranked, threshold)
+    best = lsh_matches([signatures[k] for k in order], threshold)
     out: dict[str, str] = {}
-    if not len(pairs):
-        return out
-    sig = np.stack(ranked)
-    kept = pairs[similar(sig[pairs[:, 0]], sig[pairs[:, 1]], threshold)]
-    earliest: dict[int, int] = {}
-    for a, b in kept.tolist():  # sorted by (a, b): the first a seen for b is the smallest
-        earliest.setdefault(b, a)
-    for b in sorted(earliest):  # earlier articles are resolved first, as in the sequential scan
-        first = ranked_ids[earliest[b]]
+    for b in sorted(best):  # earlier articles are resolved first, as in the sequential scan
+        first = ranked_ids[best[b]]
         out[ranked_ids[b]] = out.get(first, first)
     return out
