@@ -565,3 +565,55 @@ def test_pool_claim_clusters_are_those_of_one_average_link_run(nlp: Language) ->
     assert by_component == by_whole
     clusters = [r["claim_cluster_id"] for r in by_component]
     assert len(set(clusters)) < len(clusters)
+
+
+def test_similar_names_is_a_reduce_per_block() -> None:
+    """Entity linking's fuzzy step: the pairs of one name written differently, inside a block
+    (a surname for persons, a first word for other names). Blocks reduced one at a time or
+    together give the same pairs; a block above BLOCK_ALL_PAIRS keys gives none."""
+    import pyarrow as pa
+
+    from newsbench.link import BLOCK_ALL_PAIRS, NAME_KEYS, similar_names
+
+    def rows(block: str, names: list[tuple[str, str]], first: int) -> pa.Table:
+        return pa.Table.from_pylist(
+            [
+                {"block": block, "key": key, "type": kind, "node": first + k}
+                for k, (key, kind) in enumerate(names)
+            ],
+            schema=NAME_KEYS,
+        )
+
+    sharaa = rows(
+        "P:sharaa",
+        [
+            ("ahmad al sharaa", "PERSON"),
+            ("ahmed al sharaa", "PERSON"),  # one transliteration apart: joined
+            ("bashar al sharaa", "PERSON"),  # another first name: apart
+            ("ahmed al-sharaa", "ORG"),  # a person never joins an organisation by spelling
+        ],
+        0,
+    )
+    house = rows(
+        "N:white",
+        [
+            ("white house press office", "ORG"),
+            ("white house press offices", "FAC"),
+            ("whitehall", "ORG"),
+        ],
+        10,
+    )
+
+    def pairs(table: pa.Table) -> set[tuple[int, int]]:
+        out = similar_names(table)
+        return set(zip(out["a"].to_pylist(), out["b"].to_pylist(), strict=True))
+
+    assert pairs(sharaa) == {(0, 1)}
+    assert pairs(house) == {(10, 11)}  # ORG ~ FAC may join
+    both = pa.concat_tables([house, sharaa]).take(pa.array([5, 0, 3, 6, 1, 4, 2]))
+    assert pairs(both) == pairs(sharaa) | pairs(house)
+    crowded = rows(
+        "P:smith", [(f"john smith{k:04d}", "PERSON") for k in range(BLOCK_ALL_PAIRS + 1)], 0
+    )
+    assert pairs(crowded) == set()
+    assert pairs(crowded.slice(0, BLOCK_ALL_PAIRS))  # the same names in a block that fits

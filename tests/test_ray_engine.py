@@ -158,12 +158,13 @@ def test_build_on_ray_is_byte_identical_to_local(
     ray_cfg = dataclasses.replace(cfg, out=tmp_path / "ray" / "newsbench", engine="ray")
     pipeline.build(ray_cfg)
 
-    # extraction and the clustering reduces run on Ray in both: for every article without
-    # gold, or for the gold baseline; near-duplicate candidates are a groupby on Ray
+    # extraction, entity linking's fuzzy step and the clustering reduces run on Ray in both:
+    # for every article without gold, or for the gold baseline; near-duplicates are a groupby
     assert calls == [
         "prepare_batch",
         "near_duplicates",
         "extract_batch",
+        "similar_names",
         "cluster_quotes",
         "cluster_claims",
     ]

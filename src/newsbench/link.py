@@ -6,10 +6,11 @@ origin "auto", deterministic in order and ids (newsbench.extract.ids).
 
 Entities. In-article chains are merged across articles by their alias-resolved match key
 (newsbench.extract.names.match_key), then by string similarity within blocks that share a
-surname or a first word (rapidfuzz, same type), then a chain that only ever gives a surname
-joins the one full name with that surname in its story. A person never merges with a place;
-a person and an organisation with the same name only within one story (where it is the NER
-mistyping "Trump" as ORG, not Harrison Ford and the Ford company).
+surname or a first word (rapidfuzz, same type; `similar_names`, a reduce per block), then a
+chain that only ever gives a surname joins the one full name with that surname in its story.
+A person never merges with a place; a person and an organisation with the same name only
+within one story (where it is the NER mistyping "Trump" as ORG, not Harrison Ford and the Ford
+company).
 
 Speakers and claimants. A chain key becomes the canonical entity; a definite description of an
 office ("the Syrian information minister") becomes the person written with that title elsewhere
@@ -97,6 +98,10 @@ class UnionFind:
             low, high = sorted((ra, rb), key=repr)
             self.parent[high] = low
 
+
+# reduce(fn, keys, key column): fn over all the rows of each key value (newsbench.spill's
+# reduce_by_key locally, a groupby over hash buckets of keys on Ray)
+Reduce = Callable[[Callable[[pa.Table], pa.Table], SpilledTable, str], Iterable[pa.Table]]
 
 # --- entities --------------------------------------------------------------------------------
 
@@ -262,9 +267,11 @@ def _entity_input(extractions: Iterable[ArticleExtraction]) -> _ChainTable:
 
 
 def _link_entities(
-    chains: Mapping[NodeKey, _ChainInfo], story: Mapping[str, str | None]
+    chains: Mapping[NodeKey, _ChainInfo],
+    story: Mapping[str, str | None],
+    reduce: Reduce = reduce_by_key,
 ) -> UnionFind:
-    """Which chains are one entity: their union-find."""
+    """Which chains are one entity: their union-find (the fuzzy step is `reduce`d by block)."""
     uf = UnionFind()
     for node in sorted(chains):
         uf.add(node)
@@ -298,30 +305,28 @@ def _link_entities(
         if len(kinds) == 2:
             for other in nodes[1:]:
                 uf.union(nodes[0], other)
-    # 2. Similar keys inside blocks sharing a surname (persons) or a first word (others).
-    blocks: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # block -> key -> type
-    key_node: dict[tuple[str, str], NodeKey] = {}
-    for (kind, key), nodes in sorted(exact.items()):
-        words = key.split()
-        if not words:
-            continue
-        block = (kind, words[-1] if kind == "P" else words[0])
-        blocks[block][key] = chains[nodes[0]].type
-        key_node[(kind, key)] = nodes[0]
-    for (kind, _), keys in sorted(blocks.items()):
-        names = sorted(keys)
-        if len(names) < 2 or len(names) > BLOCK_ALL_PAIRS:
-            continue
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                if min(len(a), len(b)) < ENTITY_FUZZY_MIN_CHARS:
-                    continue
-                if not _fuzzy_type_ok(keys[a], keys[b]):
-                    continue
-                if kind == "P" and a.split()[0][:1] != b.split()[0][:1]:
-                    continue  # different first names
-                if fuzz.ratio(a, b) >= ENTITY_FUZZY_MIN:
-                    uf.union(key_node[(kind, a)], key_node[(kind, b)])
+    # 2. Similar keys inside blocks sharing a surname (persons) or a first word (others): a
+    #    keyed reduce by block, whose accepted pairs join here.
+    nodes = sorted(chains)
+    position = {node: k for k, node in enumerate(nodes)}
+    with SpilledTable(NAME_KEYS) as names:
+        for (kind, key), members in sorted(exact.items()):
+            words = key.split()
+            if words:
+                names.append(
+                    {
+                        "block": f"{kind}:{words[-1] if kind == 'P' else words[0]}",
+                        "key": key,
+                        "type": chains[members[0]].type,
+                        "node": position[members[0]],
+                    }
+                )
+        names.seal()
+        del position
+        for pairs in reduce(similar_names, names, "block"):
+            for a, b in zip(pairs["a"].to_pylist(), pairs["b"].to_pylist(), strict=True):
+                uf.union(nodes[a], nodes[b])
+    del nodes
     # 3. Surname-only persons: the one full name with that surname in their story.
     by_surname: dict[tuple[str, str], set[Hashable]] = defaultdict(set)
     for node in sorted(chains):
@@ -341,6 +346,44 @@ def _link_entities(
         for other in nodes[1:]:
             uf.union(nodes[0], other)
     return uf
+
+
+# Step 2's keys: one row per distinct match key, in a block of its surname (persons, "P:") or
+# first word (other names, "N:"), with its type and its first chain (position in sorted order).
+NAME_KEYS = pa.schema(
+    [("block", pa.string()), ("key", pa.string()), ("type", pa.string()), ("node", pa.int64())]
+)
+NAME_PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
+
+
+def similar_names(keys: pa.Table) -> pa.Table:
+    """Pairs of chains (a, b) whose match keys are one name written differently, among the
+    NAME_KEYS rows of whole blocks: a pure reduce, as cluster_quotes. All pairs of a block of
+    at most BLOCK_ALL_PAIRS keys; a larger block (a common surname or first word) is skipped."""
+    found_a: list[int] = []
+    found_b: list[int] = []
+    rows = keys.sort_by([("block", "ascending"), ("key", "ascending")]).to_pylist()
+    for block, group in itertools.groupby(rows, key=lambda r: r["block"]):
+        members = list(group)
+        if len(members) < 2 or len(members) > BLOCK_ALL_PAIRS:
+            continue
+        person = block.startswith("P:")
+        for i, x in enumerate(members):
+            a = x["key"]
+            for y in members[i + 1 :]:
+                b = y["key"]
+                if min(len(a), len(b)) < ENTITY_FUZZY_MIN_CHARS:
+                    continue
+                if not _fuzzy_type_ok(x["type"], y["type"]):
+                    continue
+                if person and a.split()[0][:1] != b.split()[0][:1]:
+                    continue  # different first names
+                if fuzz.ratio(a, b) >= ENTITY_FUZZY_MIN:
+                    found_a.append(x["node"])
+                    found_b.append(y["node"])
+    return pa.table(
+        [pa.array(found_a, pa.int64()), pa.array(found_b, pa.int64())], schema=NAME_PAIRS
+    )
 
 
 def _spill_entities(
@@ -849,9 +892,6 @@ CLAIM_KEYS = pa.schema(
     ]
 )
 CLUSTERS = pa.schema([("row", pa.int64()), ("cluster_id", pa.string())])
-# reduce(fn, keys, key column): fn over all the rows of each key value (newsbench.spill's
-# reduce_by_key locally, a groupby over hash buckets of keys on Ray)
-Reduce = Callable[[Callable[[pa.Table], pa.Table], SpilledTable, str], Iterable[pa.Table]]
 
 
 _CONVERT_ROWS = 4096  # Arrow values turned into Python objects at once
@@ -967,7 +1007,7 @@ def link_spilled(
         raise ValueError(f"extractions for unknown article(s): {missing[:5]}")
     story = {aid: a.story_id for aid, a in inputs.items()}
     chains = _entity_input(extractions)
-    uf = _link_entities(chains, story)
+    uf = _link_entities(chains, story, reduce)
     entity_table = SpilledTable(_SCHEMAS["entities"])
     by_node, places = _spill_entities(chains, uf, entity_table)
     entity_table.seal()

@@ -4,10 +4,11 @@
 Ray tasks, and yields the result batches in input order: order is kept by Ray Data's
 `preserve_order` and, whatever the scheduling, by re-sequencing on the batch index, so the build
 writes the same bytes as the local runner. The cross-article stages are hash-partitioned:
-`reduce_by_key` (quote and claim clustering, by block) is a Ray Data groupby over hash buckets
-of keys with the same reduce function as the local runner, and `near_duplicates` is a groupby
-over hash buckets of band keys whose tasks verify their candidates (see docs/ray.md). Entity
-linking, validation and the sorted write stay on the driver.
+`reduce_by_key` (quote and claim clustering and similar entity names, by block) is a Ray Data
+groupby over hash buckets of keys with the same reduce function as the local runner, and
+`near_duplicates` is a groupby over hash buckets of band keys whose tasks verify their
+candidates (see docs/ray.md). The rest of entity linking, validation and the sorted write stay
+on the driver.
 """
 
 from __future__ import annotations
