@@ -386,9 +386,18 @@ def similar_names(keys: pa.Table) -> pa.Table:
     )
 
 
+def _entity_members(chains: _ChainTable, uf: UnionFind) -> list[list[NodeKey]]:
+    """The chains of each entity (in node order, entities by their first chain): what is left
+    of the union-find, which can then go before the entity rows are made."""
+    members: dict[Hashable, list[NodeKey]] = defaultdict(list)
+    for node in sorted(chains):
+        members[uf.find(node)].append(node)
+    return list(members.values())
+
+
 def _spill_entities(
     chains: _ChainTable,
-    uf: UnionFind,
+    members: list[list[NodeKey]],
     out: SpilledTable,
 ) -> tuple[dict[NodeKey, _Entity], set[str]]:
     """Entity rows, in id order, appended to `out`; returns the entity of each chain and the
@@ -397,11 +406,8 @@ def _spill_entities(
     An entity's mentions are made twice, once to name it and once for its row, so that the
     mentions of one entity at a time are in memory, never those of all of them.
     """
-    members: dict[Hashable, list[NodeKey]] = defaultdict(list)
-    for node in sorted(chains):
-        members[uf.find(node)].append(node)
     drafts = []
-    for nodes in members.values():
+    for nodes in members:
         mentions = sorted({m for node in nodes for m in chains.mentions(node)})
         if not mentions:
             continue
@@ -1007,12 +1013,12 @@ def link_spilled(
         raise ValueError(f"extractions for unknown article(s): {missing[:5]}")
     story = {aid: a.story_id for aid, a in inputs.items()}
     chains = _entity_input(extractions)
-    uf = _link_entities(chains, story, reduce)
     entity_table = SpilledTable(_SCHEMAS["entities"])
-    by_node, places = _spill_entities(chains, uf, entity_table)
+    members = _entity_members(chains, _link_entities(chains, story, reduce))  # union-find freed
+    by_node, places = _spill_entities(chains, members, entity_table)
+    del members
     entity_table.seal()
     chains.drop_mentions()
-    del uf
     offices = _OfficeHolders(chains, by_node, places, story)
     del chains, places
 
