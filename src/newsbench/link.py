@@ -266,15 +266,34 @@ def _entity_input(extractions: Iterable[ArticleExtraction]) -> _ChainTable:
     return chains
 
 
+class _Links:
+    """Edges between chains (positions in sorted node order) as two integer arrays: 16 bytes a
+    link, where a union-find over node tuples held a dict entry per chain."""
+
+    def __init__(self) -> None:
+        self.a = array("q")
+        self.b = array("q")
+
+    def add(self, a: int, b: int) -> None:
+        if a != b:
+            self.a.append(a)
+            self.b.append(b)
+
+    def components(self, n: int) -> np.ndarray:
+        """Each node's entity so far: the smallest node of its connected component."""
+        return _components(n, np.frombuffer(self.a, np.int64), np.frombuffer(self.b, np.int64))
+
+
 def _link_entities(
     chains: Mapping[NodeKey, _ChainInfo],
     story: Mapping[str, str | None],
     reduce: Reduce = reduce_by_key,
-) -> UnionFind:
-    """Which chains are one entity: their union-find (the fuzzy step is `reduce`d by block)."""
-    uf = UnionFind()
-    for node in sorted(chains):
-        uf.add(node)
+) -> np.ndarray:
+    """Which chains are one entity: for each chain in sorted node order, the position of the
+    first chain of its entity. The links of each step are integer pairs, and entities are their
+    connected components (the fuzzy step is `reduce`d by block)."""
+    nodes = sorted(chains)
+    links = _Links()
 
     def scope(node: NodeKey) -> str:
         sid = story.get(node[0])
@@ -282,70 +301,65 @@ def _link_entities(
 
     # 1. Equal keys: persons with full names everywhere, other names everywhere, a person and
     #    a non-place of the same name within one story.
-    exact: dict[tuple[str, str], list[NodeKey]] = defaultdict(list)
-    surname_only: list[NodeKey] = []
-    for node in sorted(chains):
+    exact: dict[tuple[str, str], int] = {}  # (kind, match key) -> its first chain
+    surname_only = array("q")
+    for i, node in enumerate(nodes):
         chain = chains[node]
-        if chain.type == "PERSON":
-            if chain.surname_only:
-                surname_only.append(node)
-            else:
-                exact[("P", chain.match_key)].append(node)
-        else:
-            exact[("N", chain.match_key)].append(node)
-    for nodes in exact.values():
-        for other in nodes[1:]:
-            uf.union(nodes[0], other)
-    within_story: dict[tuple[str, str], list[NodeKey]] = defaultdict(list)
-    for node in sorted(chains):
+        if chain.type == "PERSON" and chain.surname_only:
+            surname_only.append(i)
+            continue
+        kind = "P" if chain.type == "PERSON" else "N"
+        links.add(exact.setdefault((kind, chain.match_key), i), i)
+    mixed: dict[tuple[str, str], tuple[int, int]] = {}  # (story, key) -> first chain, kinds
+    for i, node in enumerate(nodes):
         if story.get(node[0]) is not None and chains[node].type not in _PERSON_NOT:
-            within_story[(scope(node), chains[node].match_key)].append(node)
-    for nodes in within_story.values():
-        kinds = {chains[n].type == "PERSON" for n in nodes}
-        if len(kinds) == 2:
-            for other in nodes[1:]:
-                uf.union(nodes[0], other)
+            key = (scope(node), chains[node].match_key)
+            first, kinds = mixed.get(key, (i, 0))
+            mixed[key] = (first, kinds | (1 if chains[node].type == "PERSON" else 2))
+    for i, node in enumerate(nodes):
+        if story.get(node[0]) is not None and chains[node].type not in _PERSON_NOT:
+            first, kinds = mixed[(scope(node), chains[node].match_key)]
+            if kinds == 3:  # a person and a non-person of one name in one story
+                links.add(first, i)
+    del mixed
     # 2. Similar keys inside blocks sharing a surname (persons) or a first word (others): a
-    #    keyed reduce by block, whose accepted pairs join here.
-    nodes = sorted(chains)
-    position = {node: k for k, node in enumerate(nodes)}
+    #    keyed reduce by block, whose accepted pairs are links.
     with SpilledTable(NAME_KEYS) as names:
-        for (kind, key), members in sorted(exact.items()):
+        for (kind, key), first in sorted(exact.items()):
             words = key.split()
             if words:
                 names.append(
                     {
                         "block": f"{kind}:{words[-1] if kind == 'P' else words[0]}",
                         "key": key,
-                        "type": chains[members[0]].type,
-                        "node": position[members[0]],
+                        "type": chains[nodes[first]].type,
+                        "node": first,
                     }
                 )
         names.seal()
-        del position
+        del exact
         for pairs in reduce(similar_names, names, "block"):
             for a, b in zip(pairs["a"].to_pylist(), pairs["b"].to_pylist(), strict=True):
-                uf.union(nodes[a], nodes[b])
-    del nodes
+                links.add(a, b)
     # 3. Surname-only persons: the one full name with that surname in their story.
-    by_surname: dict[tuple[str, str], set[Hashable]] = defaultdict(set)
-    for node in sorted(chains):
+    entity = links.components(len(nodes))
+    by_surname: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for i, node in enumerate(nodes):
         chain = chains[node]
         if chain.type == "PERSON" and not chain.surname_only and chain.match_key:
-            by_surname[(scope(node), chain.match_key.split()[-1])].add(uf.find(node))
-    leftovers: dict[tuple[str, str], list[NodeKey]] = defaultdict(list)
-    for node in surname_only:
+            by_surname[(scope(node), chain.match_key.split()[-1])].add(int(entity[i]))
+    del entity
+    leftovers: dict[tuple[str, str], int] = {}
+    for i in surname_only:
+        node = nodes[i]
         key = chains[node].match_key
         surname = key.split()[-1] if key else ""
         roots = by_surname.get((scope(node), surname), set())
         if len(roots) == 1 and len(key.split()) == 1:
-            uf.union(next(iter(roots)), node)
+            links.add(next(iter(roots)), i)
         elif story.get(node[0]) is not None:
-            leftovers[(scope(node), key)].append(node)
-    for nodes in leftovers.values():
-        for other in nodes[1:]:
-            uf.union(nodes[0], other)
-    return uf
+            links.add(leftovers.setdefault((scope(node), key), i), i)
+    return links.components(len(nodes))
 
 
 # Step 2's keys: one row per distinct match key, in a block of its surname (persons, "P:") or
@@ -386,13 +400,15 @@ def similar_names(keys: pa.Table) -> pa.Table:
     )
 
 
-def _entity_members(chains: _ChainTable, uf: UnionFind) -> list[list[NodeKey]]:
-    """The chains of each entity (in node order, entities by their first chain): what is left
-    of the union-find, which can then go before the entity rows are made."""
-    members: dict[Hashable, list[NodeKey]] = defaultdict(list)
-    for node in sorted(chains):
-        members[uf.find(node)].append(node)
-    return list(members.values())
+def _entity_members(chains: _ChainTable, entity: np.ndarray) -> list[list[NodeKey]]:
+    """The chains of each entity (in node order, entities by their first chain), from each
+    chain's entity in sorted node order (_link_entities)."""
+    nodes = sorted(chains)
+    order = np.argsort(entity, kind="stable")  # by entity, which is its first chain's position
+    starts = np.flatnonzero(np.diff(entity[order], prepend=-1))
+    bounds = np.append(starts, len(order)).tolist()
+    positions = order.tolist()
+    return [[nodes[k] for k in positions[lo:hi]] for lo, hi in itertools.pairwise(bounds)]
 
 
 def _spill_entities(
@@ -667,9 +683,11 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     from scipy.sparse import coo_array
     from scipy.sparse.csgraph import connected_components
 
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
     graph = coo_array((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     _, label = connected_components(graph, directed=False)
-    smallest = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
+    smallest = np.full(label.max() + 1, n, dtype=np.int64)
     np.minimum.at(smallest, label, np.arange(n))
     return smallest[label]
 
