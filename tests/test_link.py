@@ -617,3 +617,18 @@ def test_similar_names_is_a_reduce_per_block() -> None:
     )
     assert pairs(crowded) == set()
     assert pairs(crowded.slice(0, BLOCK_ALL_PAIRS))  # the same names in a block that fits
+
+
+def test_components_label_each_item_with_the_smallest_of_its_component() -> None:
+    """Entities and claim clusters are connected components: each item is labelled with the
+    smallest item joined to it through any chain of links, in either direction."""
+    import numpy as np
+
+    from newsbench.link import _components, _Links
+
+    links = _Links()
+    for a, b in ((5, 2), (2, 7), (4, 4), (9, 8), (1, 9)):
+        links.add(a, b)  # (4, 4) is no link
+    assert links.components(10).tolist() == [0, 1, 2, 3, 4, 2, 6, 2, 1, 1]
+    assert _components(0, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == []
+    assert _components(3, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2]
