@@ -15,7 +15,7 @@ with.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,9 +57,7 @@ def near_duplicates(
         return {}
     order = sorted(range(len(ids)), key=ids.__getitem__)  # rank -> position: ids ascending
     ranked_ids = [ids[k] for k in order]
-    sig = np.stack([np.asarray(signatures[k]) for k in order])
-    if int(sig.max()) < 2**32:
-        sig = sig.astype(np.uint32)  # affine32 values: half the memory, the same equalities
+    sig = signature_matrix([signatures[k] for k in order])
     best = np.full(len(ids), len(ids), dtype=np.int64)  # smallest matching earlier rank
     with SpilledTable(_BANDS) as bands:
         for table in band_rows(sig, threshold):
@@ -67,10 +65,24 @@ def near_duplicates(
         with bands.sorted_by("key") as ordered:  # stable: a bucket's ranks stay ascending
             for ranks in _buckets(ordered):
                 match_earliest(ranks, sig, threshold, best)
+    found = np.flatnonzero(best < len(ids)).tolist()
+    return copies_of(ranked_ids, zip(found, best[found].tolist(), strict=True))
+
+
+def signature_matrix(signatures: Sequence[np.ndarray]) -> np.ndarray:
+    """The signatures as one array, uint32 when the values fit (affine32's do): half the
+    memory, the same equalities."""
+    sig = np.stack([np.asarray(s) for s in signatures])
+    return sig.astype(np.uint32) if int(sig.max()) < 2**32 else sig
+
+
+def copies_of(ranked_ids: Sequence[str], matches: Iterable[tuple[int, int]]) -> dict[str, str]:
+    """article_id -> the earliest copy of its cluster, from (later, earlier) rank matches given
+    in ascending order of `later`: earlier articles are resolved first."""
     out: dict[str, str] = {}
-    for b in np.flatnonzero(best < len(ids)).tolist():  # earlier articles are resolved first
-        first = ranked_ids[int(best[b])]
-        out[ranked_ids[b]] = out.get(first, first)  # point at the earliest copy of the cluster
+    for later, earlier in matches:
+        first = ranked_ids[earlier]
+        out[ranked_ids[later]] = out.get(first, first)
     return out
 
 

@@ -673,9 +673,6 @@ class _Edges:
         self.b.append(b)
         self.weight.append(weight)
 
-    def __len__(self) -> int:
-        return len(self.a)
-
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of n items joined by the edges (a, b): each item's label is the

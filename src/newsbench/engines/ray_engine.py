@@ -29,7 +29,7 @@ import ray
 import ray.data
 from ray.data.context import ShuffleStrategy
 
-from newsbench.dedup import THRESHOLD, band_rows, match_earliest
+from newsbench.dedup import THRESHOLD, band_rows, copies_of, match_earliest, signature_matrix
 from newsbench.spill import SpilledTable, key_groups
 
 T = TypeVar("T")
@@ -280,9 +280,7 @@ def lsh_matches(
     tasks. Ray must be initialised (RayRunner.connect())."""
     if len(signatures) < 2:
         return {}
-    sig = np.stack([np.asarray(s) for s in signatures])
-    if int(sig.max()) < 2**32:
-        sig = sig.astype(np.uint32)  # as newsbench.dedup: the same equalities, half the bytes
+    sig = signature_matrix(signatures)
     buckets = buckets or max(1, 4 * int(ray.cluster_resources().get("CPU", 1)))
     # the local search's band rows (newsbench.dedup.band_rows: band number and values as one
     # key), each with the hash bucket of its key, so equal keys always meet in one bucket
@@ -321,8 +319,4 @@ def near_duplicates(
     order = sorted(range(len(ids)), key=lambda k: ids[k])  # rank -> position, as dedup sorts
     ranked_ids = [ids[k] for k in order]
     best = lsh_matches([signatures[k] for k in order], threshold)
-    out: dict[str, str] = {}
-    for b in sorted(best):  # earlier articles are resolved first, as in the sequential scan
-        first = ranked_ids[best[b]]
-        out[ranked_ids[b]] = out.get(first, first)
-    return out
+    return copies_of(ranked_ids, sorted(best.items()))
