@@ -8,8 +8,9 @@ through the stages that hold per-article data: the articles rows (spilled to dis
 MinHash signatures, the extraction records (from the extraction cache, which a first run
 fills) as objects and as the build holds them (packed in a spill file), and linking from the
 spill file (its transient peak; its rows are spilled to disk as Arrow, and what they would cost
-as dicts is given for comparison). Python objects only: RSS is higher by the allocator's slack,
-and bench/run_bench.py measures RSS.
+as dicts is given for comparison). Python objects, plus the high-water mark of linking's Arrow
+buffers (its sorts and batches, from a memory pool of their own): RSS is higher by the
+allocators' slack, and bench/run_bench.py measures RSS.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, required=True, help="extraction cache (filled if cold)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+
+    import pyarrow as pa
 
     from newsbench import extract
     from newsbench.cache import PackedExtractions, ResultCache, extractor_fingerprint
@@ -77,8 +80,14 @@ def main() -> None:
             extract.ArticleInput(a["article_id"], "", a["outlet"], a["story_id"]) for a in articles
         ]
         tracemalloc.reset_peak()
+        # Arrow's buffers are not Python objects: linking allocates them from a pool of its own
+        # (the system allocator's, unused before), whose high-water mark is linking's alone
+        arrow_pool = pa.system_memory_pool()
+        arrow_before = arrow_pool.bytes_allocated()
+        pa.set_memory_pool(arrow_pool)
         rows = link_spilled(packed, inputs)  # as the build links: from the spill file
         linked, peak = tracemalloc.get_traced_memory()
+        arrow_peak = arrow_pool.max_memory() - arrow_before
         packed.close()
         del packed, inputs
         gc.collect()
@@ -97,6 +106,9 @@ def main() -> None:
         / n
         / 1024,
         "linking, transient peak": (peak - loaded) / n / 1024,
+        "linking, Arrow buffers' peak (sorts, batches: not in the line above)": arrow_peak
+        / n
+        / 1024,
         "linking's rows (spilled to disk: what stays in memory)": rows_only / n / 1024,
         "linking's rows if they were dicts (not how the build holds them)": dicts / n / 1024,
         "linking's spill files, on disk (Arrow bytes)": sum(t.nbytes for t in rows.values())
@@ -108,6 +120,7 @@ def main() -> None:
         "rows": {k: len(v) for k, v in rows.items()},  # type: ignore[arg-type]
         "kib_per_article": {k: round(v, 1) for k, v in kib.items()},
         "peak_mib": round((peak) / MIB, 1),
+        "linking_arrow_peak_mib": round(arrow_peak / MIB, 1),
         "after_link_mib": round(linked / MIB, 1),
     }
     json.dump(result, sys.stdout, indent=2)

@@ -619,6 +619,133 @@ def test_similar_names_is_a_reduce_per_block() -> None:
     assert pairs(crowded.slice(0, BLOCK_ALL_PAIRS))  # the same names in a block that fits
 
 
+def test_entity_steps_are_reduces_whose_output_is_links() -> None:
+    """Entity linking groups chains only inside keyed reduces, each returning links (node
+    pairs): equal keys join their first chain and similar keys join by their first chains
+    (name_links, by block); a story's person and non-place of one key join (story_type_links);
+    a surname-only chain joins the one full name with its surname in its scope, and in a story
+    the first surname-only chain of its key (surname_links). Row order never matters."""
+    import pyarrow as pa
+
+    from newsbench.link import (
+        NAME_KEYS,
+        STORY_NAMES,
+        SURNAMES,
+        name_links,
+        story_type_links,
+        surname_links,
+    )
+
+    def pairs(table: pa.Table) -> set[tuple[int, int]]:
+        return set(zip(table["a"].to_pylist(), table["b"].to_pylist(), strict=True))
+
+    def both_orders(fn: Any, rows: list[dict], schema: pa.Schema) -> set[tuple[int, int]]:
+        forward = pairs(fn(pa.Table.from_pylist(rows, schema=schema)))
+        assert pairs(fn(pa.Table.from_pylist(rows[::-1], schema=schema))) == forward
+        return forward
+
+    names = [
+        {"block": "P:sharaa", "key": "ahmad al sharaa", "type": "PERSON", "node": 5},
+        {"block": "P:sharaa", "key": "ahmad al sharaa", "type": "PERSON", "node": 2},
+        {"block": "P:sharaa", "key": "ahmed al sharaa", "type": "PERSON", "node": 7},
+        {"block": "P:sharaa", "key": "ahmed al sharaa", "type": "PERSON", "node": 9},
+        {"block": "P:sharaa", "key": "bashar al sharaa", "type": "PERSON", "node": 1},
+        {"block": "N:", "key": "", "type": "ORG", "node": 4},  # a key without words: equal only
+        {"block": "N:", "key": "", "type": "ORG", "node": 3},
+    ]
+    assert both_orders(name_links, names, NAME_KEYS) == {(2, 5), (7, 9), (2, 7), (3, 4)}
+    assert pairs(name_links(NAME_KEYS.empty_table())) == set()
+
+    sep = "\x1f"
+    story = [
+        {"group": f"story:s1{sep}trump", "node": 6, "person": False},
+        {"group": f"story:s1{sep}trump", "node": 3, "person": True},
+        {"group": f"story:s1{sep}trump", "node": 8, "person": False},
+        {"group": f"story:s1{sep}ford", "node": 1, "person": False},  # no person: apart
+        {"group": f"story:s1{sep}ford", "node": 2, "person": False},
+    ]
+    assert both_orders(story_type_links, story, STORY_NAMES) == {(3, 6), (3, 8)}
+
+    def person(group: str, node: int, entity: int | None, key: str, in_story: bool) -> dict:
+        return {
+            "group": group,
+            "node": node,
+            "entity": entity,
+            "key": key,
+            "surname_only": entity is None,
+            "in_story": in_story,
+        }
+
+    surnames = [
+        person(f"story:s1{sep}holt", 10, 4, "jane holt", True),
+        person(f"story:s1{sep}holt", 11, 4, "jane holt", True),  # one entity: one full name
+        person(f"story:s1{sep}holt", 12, None, "holt", True),
+        person(f"story:s1{sep}holt", 15, None, "holt", True),
+        person(f"story:s1{sep}ross", 20, 20, "ann ross", True),
+        person(f"story:s1{sep}ross", 21, 21, "bob ross", True),  # two full names: ambiguous,
+        person(f"story:s1{sep}ross", 25, None, "ross", True),  # so the story's surname-only
+        person(f"story:s1{sep}ross", 22, None, "ross", True),  # chains join each other
+        person(f"pool{sep}ross", 30, 30, "ann ross", False),
+        person(f"pool{sep}ross", 31, 31, "bob ross", False),
+        person(f"pool{sep}ross", 32, None, "ross", False),  # in the pool: stays alone
+    ]
+    assert both_orders(surname_links, surnames, SURNAMES) == {(4, 12), (4, 15), (22, 25)}
+
+
+def test_entities_are_the_same_whatever_the_sort_budget(
+    nlp: Language, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entity linking's chains, mentions and rows are sorted on disk (newsbench.spill): with a
+    sort budget of a few KiB every sort is range-partitioned into many parts, and the rows are
+    the same as sorted in memory."""
+    from newsbench import spill
+    from newsbench.extract import extract_article
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted((BBC / "entertainment").glob("*.txt"))[:24]
+    assert len(files) == 24
+    stories = ["s1", "s2", None]
+    articles = [
+        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", stories[k % 3])
+        for k, p in enumerate(files)
+    ]
+    records = [
+        extract_article(a, doc)
+        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
+    ]
+    in_memory = link(records, articles)
+    parts: list[int] = []
+    sorted_by = spill.SpilledTable.sorted_by
+
+    def counting(self: spill.SpilledTable, key: str, budget_bytes: int | None = None) -> Any:
+        parts.append(-(-self.seal().nbytes // spill.SORT_BUDGET_BYTES))
+        return sorted_by(self, key, budget_bytes)
+
+    monkeypatch.setattr(spill, "SORT_BUDGET_BYTES", 4096)
+    monkeypatch.setattr(spill.SpilledTable, "sorted_by", counting)
+    assert link(records, articles) == in_memory
+    assert max(parts) > 10  # the entity rows were sorted in many parts
+    assert len(in_memory["entities"]) > 100
+    assert any(e["n_articles"] > 1 for e in in_memory["entities"])
+
+
+def test_linking_reads_articles_in_id_order() -> None:
+    """Chains are numbered in (article id, chain key) order in both passes, so extractions in
+    another order are an error, not a silent misnumbering."""
+    from newsbench.link import link_spilled
+
+    first = named("a1", "Jane Holt spoke.", [("PERSON", "Jane Holt")])
+    second = named("a2", "Jane Holt left.", [("PERSON", "Jane Holt")])
+    inputs = [article("a1", "Jane Holt spoke."), article("a2", "Jane Holt left.")]
+
+    class Unsorted(list):
+        article_ids = ("a2", "a1")
+
+    with pytest.raises(ValueError, match="id order"):
+        link_spilled(Unsorted([second, first]), inputs)
+
+
 def test_components_label_each_item_with_the_smallest_of_its_component() -> None:
     """Entities and claim clusters are connected components: each item is labelled with the
     smallest item joined to it through any chain of links, in either direction."""

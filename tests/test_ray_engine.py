@@ -158,13 +158,16 @@ def test_build_on_ray_is_byte_identical_to_local(
     ray_cfg = dataclasses.replace(cfg, out=tmp_path / "ray" / "newsbench", engine="ray")
     pipeline.build(ray_cfg)
 
-    # extraction, entity linking's fuzzy step and the clustering reduces run on Ray in both:
-    # for every article without gold, or for the gold baseline; near-duplicates are a groupby
+    # extraction, entity linking's three reduces and the clustering reduces run on Ray in
+    # both: for every article without gold, or for the gold baseline; near-duplicates are a
+    # groupby
     assert calls == [
         "prepare_batch",
         "near_duplicates",
         "extract_batch",
-        "similar_names",
+        "name_links",
+        "story_type_links",
+        "surname_links",
         "cluster_quotes",
         "cluster_claims",
     ]

@@ -66,6 +66,18 @@ def test_sorted_by_is_pythons_stable_sort(
             assert list(ordered) == sorted(bbc_rows, key=lambda r: r["id"])
 
 
+def test_sorted_output_comes_back_in_batches_of_the_tables_size(
+    bbc_rows: list[dict[str, Any]],
+) -> None:
+    """A sort writes each part whole; its readers still get batch_rows rows at a time (what
+    validation and the entity rows' readers hold), not a part at once."""
+    with SpilledTable(SCHEMA, batch_rows=50).extend(bbc_rows).seal() as table:
+        assert len(table) > 4 * 50
+        with table.sorted_by("id") as ordered:
+            sizes = [batch.num_rows for batch in ordered.batches()]
+        assert sum(sizes) == len(bbc_rows) and max(sizes) == 50
+
+
 def test_with_column_and_mapped_keep_the_order(bbc_rows: list[dict[str, Any]]) -> None:
     with spilled(bbc_rows, SCHEMA) as table:
         files = [f"#{i}" for i in range(len(table))]

@@ -10,7 +10,8 @@ surname or a first word (rapidfuzz, same type; `similar_names`, a reduce per blo
 chain that only ever gives a surname joins the one full name with that surname in its story.
 A person never merges with a place; a person and an organisation with the same name only
 within one story (where it is the NER mistyping "Trump" as ORG, not Harrison Ford and the Ford
-company).
+company). Each of these steps is a keyed reduce returning links; entities are the connected
+components of the links, and the chains, mentions and entity rows are sorted on disk.
 
 Speakers and claimants. A chain key becomes the canonical entity; a definite description of an
 office ("the Syrian information minister") becomes the person written with that title elsewhere
@@ -36,7 +37,7 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,7 +53,7 @@ from newsbench.extract.records import (
     Chain,
     as_article_input,
 )
-from newsbench.spill import SpilledTable, reduce_by_key
+from newsbench.spill import BATCH_ROWS, SpilledTable, key_groups, rebatched, reduce_by_key
 from newsbench.tables import arrow_schema, load_catalog
 
 ORIGIN = "auto"
@@ -105,7 +106,94 @@ Reduce = Callable[[Callable[[pa.Table], pa.Table], SpilledTable, str], Iterable[
 
 # --- entities --------------------------------------------------------------------------------
 
-NodeKey = tuple[str, str]  # (article_id, chain key)
+# Entity linking holds integers per chain in memory (its links, their components, a sort order:
+# about 40 bytes a chain); the chains, their mentions and the entity rows are spilled and sorted
+# on disk (newsbench.spill), and every step that groups chains is a keyed reduce.
+#
+# Chains are nodes, numbered in (article_id, chain key) order: linking's first pass reads the
+# articles in id order and each article's chains in key order, and its second pass recounts
+# them the same way, so a node's number is never stored with its key.
+
+# One row per chain, in node order.
+CHAINS = pa.schema(
+    [
+        ("node", pa.int64()),
+        ("story", pa.string()),
+        ("type", pa.string()),
+        ("match_key", pa.string()),
+        ("surname_only", pa.bool_()),
+        ("alias_type", pa.string()),
+        ("titles", pa.list_(pa.string())),
+    ]
+)
+# One row per mention of a chain, with its chain's type (what the entity's type is voted by).
+MENTIONS = pa.schema(
+    [
+        ("node", pa.int64()),
+        ("article_id", pa.string()),
+        ("char_start", pa.int64()),
+        ("char_end", pa.int64()),
+        ("text", pa.string()),
+        ("type", pa.string()),
+    ]
+)
+# Steps 1 and 2 (`name_links`): one row per chain that gives a full name (a person's) or any
+# name (the rest), in a block of its surname (persons, "P:") or first word (others, "N:").
+NAME_KEYS = pa.schema(
+    [("block", pa.string()), ("key", pa.string()), ("type", pa.string()), ("node", pa.int64())]
+)
+NAME_PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
+# Step 1b (`story_type_links`): chains of a story that may name a person, grouped by story and
+# key; `person` says whether the chain is typed as one.
+STORY_NAMES = pa.schema([("group", pa.string()), ("node", pa.int64()), ("person", pa.bool_())])
+# Step 3 (`surname_links`): persons grouped by scope (a story, or the pool) and surname; a full
+# name carries its entity so far, a surname-only chain its key.
+SURNAMES = pa.schema(
+    [
+        ("group", pa.string()),
+        ("node", pa.int64()),
+        ("entity", pa.int64()),
+        ("key", pa.string()),
+        ("surname_only", pa.bool_()),
+        ("in_story", pa.bool_()),
+    ]
+)
+# An entity's parts, grouped by entity on disk: its mentions (article_id set) and the alias
+# types of its chains (alias_type set).
+ENTITY_PARTS = pa.schema(
+    [
+        ("entity", pa.int64()),
+        ("article_id", pa.string()),
+        ("char_start", pa.int64()),
+        ("char_end", pa.int64()),
+        ("text", pa.string()),
+        ("type", pa.string()),
+        ("alias_type", pa.string()),
+    ]
+)
+# An entity's row before its id, in entity order, with what ranks it among entities of one
+# type and name (its first mention).
+_DRAFT_EXTRA = [
+    ("entity", pa.int64()),
+    ("first_article", pa.string()),
+    ("first_start", pa.int64()),
+    ("first_end", pa.int64()),
+    ("first_text", pa.string()),
+]
+ENTITY_DRAFTS = pa.schema(
+    [f for f in _SCHEMAS["entities"] if f.name != "entity_id"]
+    + [pa.field(name, kind) for name, kind in _DRAFT_EXTRA]
+)
+# What the second pass reads of each chain's entity, in node order.
+NODE_ENTITIES = pa.schema(
+    [
+        ("node", pa.int64()),
+        ("entity_id", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+    ]
+)
+_SEP = "\x1f"  # joins the parts of a composite reduce key
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,27 +201,6 @@ class _Entity:
     entity_id: str
     name: str
     type: str
-
-
-class _ChainInfo(NamedTuple):
-    """What linking reads of a chain (newsbench.extract.records.Chain), strings interned:
-    a corpus repeats its names and types, so each is held once."""
-
-    type: str
-    match_key: str
-    surname_only: bool
-    alias_type: str | None
-    titles: tuple[str, ...]
-
-    @classmethod
-    def of(cls, chain: Chain) -> _ChainInfo:
-        return cls(
-            sys.intern(chain.type),
-            sys.intern(chain.match_key),
-            chain.surname_only,
-            None if chain.alias_type is None else sys.intern(chain.alias_type),
-            tuple(map(sys.intern, chain.titles)),
-        )
 
 
 def _full_form(text: str, entity_type: str) -> bool:
@@ -157,118 +224,58 @@ def _fuzzy_type_ok(a: str, b: str) -> bool:
     return a == b or frozenset({a, b}) in _FUZZY_COMPATIBLE
 
 
-class _ChainTable(Mapping[NodeKey, _ChainInfo]):
-    """Every chain of the corpus with its mentions, held column-wise.
-
-    Linking's first pass keeps one entry per chain of every article, so per-chain objects
-    would dominate its memory at scale (about 830 bytes a chain as records, tuples and small
-    lists): here each chain is an index into columns of interned strings, and mentions are
-    flat integer arrays plus a list of interned texts (about 470 bytes a chain in all, on BBC).
-    `table[node]` makes the chain's _ChainInfo on demand.
-    """
-
-    def __init__(self) -> None:
-        self._index: dict[NodeKey, int] = {}
-        self._type: list[str] = []
-        self._match_key: list[str] = []
-        self._surname_only = bytearray()
-        self._alias_type: list[str | None] = []
-        self._titles: list[tuple[str, ...]] = []
-        self._mention_chain = array("q")
-        self._mention_start = array("q")
-        self._mention_end = array("q")
-        self._mention_text: list[str] = []
-        self._order: Any = None  # mention positions grouped by chain (numpy), once all are in
-        self._bounds: Any = None
-
-    def add(self, article_id: str, chain: Chain) -> None:
-        info = _ChainInfo.of(chain)
-        self._index[(article_id, sys.intern(chain.key))] = len(self._type)
-        self._type.append(info.type)
-        self._match_key.append(info.match_key)
-        self._surname_only.append(info.surname_only)
-        self._alias_type.append(info.alias_type)
-        self._titles.append(info.titles or ())
-
-    def add_mention(
-        self, article_id: str, chain_key: str | None, start: int, end: int, text: str
-    ) -> None:
-        i = self._index.get((article_id, chain_key))  # type: ignore[arg-type]
-        if i is None:
-            return  # a mention outside every chain is in no entity
-        self._mention_chain.append(i)
-        self._mention_start.append(start)
-        self._mention_end.append(end)
-        self._mention_text.append(sys.intern(text))  # names repeat
-        self._order = None
-
-    def __getitem__(self, node: NodeKey) -> _ChainInfo:
-        i = self._index[node]
-        return _ChainInfo(
-            self._type[i],
-            self._match_key[i],
-            bool(self._surname_only[i]),
-            self._alias_type[i],
-            self._titles[i],
-        )
-
-    def __iter__(self) -> Iterator[NodeKey]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def __contains__(self, node: object) -> bool:
-        return node in self._index
-
-    def _grouped(self) -> tuple[Any, Any]:
-        if self._order is None:
-            import numpy as np
-
-            chain_of = np.frombuffer(self._mention_chain, dtype=np.int64)
-            self._order = np.argsort(chain_of, kind="stable")
-            self._bounds = np.searchsorted(
-                chain_of[self._order], np.arange(len(self._type) + 1), side="left"
-            )
-        return self._order, self._bounds
-
-    def mentions(self, node: NodeKey) -> list[tuple[str, int, int, str]]:
-        """A chain's mentions as (article_id, start, end, text), in input order."""
-        order, bounds = self._grouped()
-        i = self._index[node]
-        return [
-            (node[0], self._mention_start[j], self._mention_end[j], self._mention_text[j])
-            for j in order[bounds[i] : bounds[i + 1]].tolist()
-        ]
-
-    def n_mentions(self, node: NodeKey) -> int:
-        _, bounds = self._grouped()
-        i = self._index[node]
-        return int(bounds[i + 1] - bounds[i])
-
-    def drop_mentions(self) -> None:
-        """The mentions are in the entity rows now: free them (the chains stay)."""
-        self._mention_chain = array("q")
-        self._mention_start = array("q")
-        self._mention_end = array("q")
-        self._mention_text = []
-        self._order = self._bounds = None
+def _article_chains(ex: ArticleExtraction) -> list[Chain]:
+    """An article's chains in node order: by key (of two with one key, the later counts)."""
+    by_key = {chain.key: chain for chain in ex.chains}
+    return [by_key[key] for key in sorted(by_key)]
 
 
-def _entity_input(extractions: Iterable[ArticleExtraction]) -> _ChainTable:
-    """Linking's first pass: every chain, and every mention of a chain, column-wise."""
-    chains = _ChainTable()
+def _entity_input(
+    extractions: Iterable[ArticleExtraction], story: Mapping[str, str | None]
+) -> tuple[SpilledTable, SpilledTable]:
+    """Linking's first pass: every chain (CHAINS) and every mention of a chain (MENTIONS),
+    spilled. A mention outside every chain is in no entity."""
+    chains = SpilledTable(CHAINS)
+    mentions = SpilledTable(MENTIONS)
+    previous: str | None = None
     for ex in extractions:
-        for chain in ex.chains:
-            chains.add(ex.article_id, chain)
+        if previous is not None and ex.article_id <= previous:
+            raise ValueError(
+                f"linking reads articles in id order: {ex.article_id!r} came after {previous!r}"
+            )
+        previous = ex.article_id
+        node_of: dict[str, tuple[int, str]] = {}
+        for chain in _article_chains(ex):
+            node_of[chain.key] = (len(chains), chain.type)
+            chains.append(
+                {
+                    "node": len(chains),
+                    "story": story.get(ex.article_id),
+                    "type": chain.type,
+                    "match_key": chain.match_key,
+                    "surname_only": chain.surname_only,
+                    "alias_type": chain.alias_type,
+                    "titles": list(chain.titles or ()),
+                }
+            )
         for m in ex.mentions:
-            chains.add_mention(ex.article_id, m.chain, m.char_start, m.char_end, m.text)
-    return chains
+            found = node_of.get(m.chain)
+            if found is not None:
+                mentions.append(
+                    {
+                        "node": found[0],
+                        "article_id": ex.article_id,
+                        "char_start": m.char_start,
+                        "char_end": m.char_end,
+                        "text": m.text,
+                        "type": found[1],
+                    }
+                )
+    return chains.seal(), mentions.seal()
 
 
 class _Links:
-    """Edges between chains (positions in sorted node order) as two integer arrays: 16 bytes a
-    link, where a union-find over node tuples held a dict entry per chain."""
+    """Edges between chains (node numbers) as two integer arrays: 16 bytes a link."""
 
     def __init__(self) -> None:
         self.a = array("q")
@@ -279,204 +286,362 @@ class _Links:
             self.a.append(a)
             self.b.append(b)
 
+    def extend(self, pairs: pa.Table) -> None:
+        """The (a, b) rows of a NAME_PAIRS table, self-links dropped."""
+        a = pairs.column("a").to_numpy()
+        b = pairs.column("b").to_numpy()
+        keep = a != b
+        self.a.frombytes(np.ascontiguousarray(a[keep], np.int64).tobytes())
+        self.b.frombytes(np.ascontiguousarray(b[keep], np.int64).tobytes())
+
     def components(self, n: int) -> np.ndarray:
         """Each node's entity so far: the smallest node of its connected component."""
         return _components(n, np.frombuffer(self.a, np.int64), np.frombuffer(self.b, np.int64))
 
 
-def _link_entities(
-    chains: Mapping[NodeKey, _ChainInfo],
-    story: Mapping[str, str | None],
-    reduce: Reduce = reduce_by_key,
-) -> np.ndarray:
-    """Which chains are one entity: for each chain in sorted node order, the position of the
-    first chain of its entity. The links of each step are integer pairs, and entities are their
-    connected components (the fuzzy step is `reduce`d by block)."""
-    nodes = sorted(chains)
+def _chain_rows(chains: SpilledTable, *columns: str) -> Iterator[tuple[Any, ...]]:
+    """Some columns of the chain table, row by row as tuples, in node order."""
+    for batch in chains.batches():
+        yield from zip(*(batch.column(c).to_pylist() for c in columns), strict=True)
+
+
+def _scope(story_id: str | None) -> str:
+    return f"story:{story_id}" if story_id is not None else "pool"
+
+
+def _link_entities(chains: SpilledTable, reduce: Reduce = reduce_by_key) -> np.ndarray:
+    """Which chains are one entity: for each node, the first node of its entity. Every step
+    that groups chains is a keyed `reduce` whose output is links (node pairs); entities are the
+    connected components of the links."""
+    n = len(chains)
     links = _Links()
-
-    def scope(node: NodeKey) -> str:
-        sid = story.get(node[0])
-        return f"story:{sid}" if sid is not None else "pool"
-
-    # 1. Equal keys: persons with full names everywhere, other names everywhere, a person and
-    #    a non-place of the same name within one story.
-    exact: dict[tuple[str, str], int] = {}  # (kind, match key) -> its first chain
-    surname_only = array("q")
-    for i, node in enumerate(nodes):
-        chain = chains[node]
-        if chain.type == "PERSON" and chain.surname_only:
-            surname_only.append(i)
-            continue
-        kind = "P" if chain.type == "PERSON" else "N"
-        links.add(exact.setdefault((kind, chain.match_key), i), i)
-    mixed: dict[tuple[str, str], tuple[int, int]] = {}  # (story, key) -> first chain, kinds
-    for i, node in enumerate(nodes):
-        if story.get(node[0]) is not None and chains[node].type not in _PERSON_NOT:
-            key = (scope(node), chains[node].match_key)
-            first, kinds = mixed.get(key, (i, 0))
-            mixed[key] = (first, kinds | (1 if chains[node].type == "PERSON" else 2))
-    for i, node in enumerate(nodes):
-        if story.get(node[0]) is not None and chains[node].type not in _PERSON_NOT:
-            first, kinds = mixed[(scope(node), chains[node].match_key)]
-            if kinds == 3:  # a person and a non-person of one name in one story
-                links.add(first, i)
-    del mixed
-    # 2. Similar keys inside blocks sharing a surname (persons) or a first word (others): a
-    #    keyed reduce by block, whose accepted pairs are links.
-    with SpilledTable(NAME_KEYS) as names:
-        for (kind, key), first in sorted(exact.items()):
-            words = key.split()
-            if words:
-                names.append(
-                    {
-                        "block": f"{kind}:{words[-1] if kind == 'P' else words[0]}",
-                        "key": key,
-                        "type": chains[nodes[first]].type,
-                        "node": first,
-                    }
+    # 1. Equal keys (persons with full names everywhere, other names everywhere) and 2.
+    #    similar keys inside a block: one reduce by block. 1b. A person and a non-place of
+    #    the same name within one story: a reduce by (story, key).
+    with SpilledTable(NAME_KEYS) as names, SpilledTable(STORY_NAMES) as in_story:
+        for node, sid, kind, key, surname_only in _chain_rows(
+            chains, "node", "story", "type", "match_key", "surname_only"
+        ):
+            if sid is not None and kind not in _PERSON_NOT:
+                in_story.append(
+                    {"group": f"story:{sid}{_SEP}{key}", "node": node, "person": kind == "PERSON"}
                 )
-        names.seal()
-        del exact
-        for pairs in reduce(similar_names, names, "block"):
-            for a, b in zip(pairs["a"].to_pylist(), pairs["b"].to_pylist(), strict=True):
-                links.add(a, b)
+            if kind == "PERSON" and surname_only:
+                continue
+            names.append({"block": _name_block(kind, key), "key": key, "type": kind, "node": node})
+        for pairs in reduce(name_links, names.seal(), "block"):
+            links.extend(pairs)
+        for pairs in reduce(story_type_links, in_story.seal(), "group"):
+            links.extend(pairs)
     # 3. Surname-only persons: the one full name with that surname in their story.
-    entity = links.components(len(nodes))
-    by_surname: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for i, node in enumerate(nodes):
-        chain = chains[node]
-        if chain.type == "PERSON" and not chain.surname_only and chain.match_key:
-            by_surname[(scope(node), chain.match_key.split()[-1])].add(int(entity[i]))
-    del entity
-    leftovers: dict[tuple[str, str], int] = {}
-    for i in surname_only:
-        node = nodes[i]
-        key = chains[node].match_key
-        surname = key.split()[-1] if key else ""
-        roots = by_surname.get((scope(node), surname), set())
-        if len(roots) == 1 and len(key.split()) == 1:
-            links.add(next(iter(roots)), i)
-        elif story.get(node[0]) is not None:
-            links.add(leftovers.setdefault((scope(node), key), i), i)
-    return links.components(len(nodes))
+    entity = links.components(n)
+    with SpilledTable(SURNAMES) as surnames:
+        for node, sid, kind, key, surname_only in _chain_rows(
+            chains, "node", "story", "type", "match_key", "surname_only"
+        ):
+            if kind != "PERSON" or not (surname_only or key):
+                continue
+            surname = key.split()[-1] if key else ""
+            surnames.append(
+                {
+                    "group": f"{_scope(sid)}{_SEP}{surname}",
+                    "node": node,
+                    "entity": None if surname_only else int(entity[node]),
+                    "key": key,
+                    "surname_only": surname_only,
+                    "in_story": sid is not None,
+                }
+            )
+        del entity
+        for pairs in reduce(surname_links, surnames.seal(), "group"):
+            links.extend(pairs)
+    return links.components(n)
 
 
-# Step 2's keys: one row per distinct match key, in a block of its surname (persons, "P:") or
-# first word (other names, "N:"), with its type and its first chain (position in sorted order).
-NAME_KEYS = pa.schema(
-    [("block", pa.string()), ("key", pa.string()), ("type", pa.string()), ("node", pa.int64())]
-)
-NAME_PAIRS = pa.schema([("a", pa.int64()), ("b", pa.int64())])
+def _name_block(kind: str, key: str) -> str:
+    """A name's block: a person's surname, another name's first word ("P:" or "N:" alone for
+    a key without words, which only equal keys join)."""
+    prefix = "P" if kind == "PERSON" else "N"
+    words = key.split()
+    if not words:
+        return f"{prefix}:"
+    return f"{prefix}:{words[-1] if prefix == 'P' else words[0]}"
+
+
+def _pairs(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> pa.Table:
+    return pa.table(
+        [pa.array(np.asarray(a, np.int64)), pa.array(np.asarray(b, np.int64))], schema=NAME_PAIRS
+    )
+
+
+def _rows(table: pa.Table, *columns: str) -> list[tuple[Any, ...]]:
+    """Some columns of a reduce's rows as sorted tuples (most reduces see a handful of rows:
+    Python beats Arrow's fixed cost per call there)."""
+    return sorted(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+
+
+def name_links(chains: pa.Table) -> pa.Table:
+    """Links of steps 1 and 2 among the NAME_KEYS rows (one per chain) of whole blocks: every
+    chain to the first chain (smallest node) of its key, and the first chains of keys that
+    are one name written differently (`similar_names`). A pure reduce, as cluster_quotes."""
+    found_a: list[int] = []
+    found_b: list[int] = []
+    firsts: list[tuple[str, str, int, str]] = []  # the first chain of each key with words
+    for (_, key), group in itertools.groupby(
+        _rows(chains, "block", "key", "node", "type"), key=lambda r: r[:2]
+    ):
+        first, *rest = group
+        found_a += [first[2]] * len(rest)
+        found_b += [row[2] for row in rest]
+        if key.split():
+            firsts.append(first)
+    similar_a, similar_b = _similar_pairs(firsts)
+    return _pairs(found_a + similar_a, found_b + similar_b)
+
+
+def story_type_links(chains: pa.Table) -> pa.Table:
+    """Step 1b among STORY_NAMES rows: where one story names both a person and a non-place
+    with one key (the NER typing "Trump" as ORG), all its chains of that key join the first."""
+    found_a: list[int] = []
+    found_b: list[int] = []
+    for _, group in itertools.groupby(_rows(chains, "group", "node", "person"), key=lambda r: r[0]):
+        members = list(group)
+        if len({person for _, _, person in members}) == 2:  # both kinds
+            found_a += [members[0][1]] * (len(members) - 1)
+            found_b += [node for _, node, _ in members[1:]]
+    return _pairs(found_a, found_b)
+
+
+def surname_links(persons: pa.Table) -> pa.Table:
+    """Step 3 among SURNAMES rows: a surname-only chain joins the one full name (entity so
+    far) with that surname in its scope; failing that, in a story, the first surname-only chain
+    with its key."""
+    found_a: list[int] = []
+    found_b: list[int] = []
+    rows = _rows(persons, "group", "node", "entity", "key", "surname_only", "in_story")
+    for _, group in itertools.groupby(rows, key=lambda r: r[0]):
+        members = list(group)
+        roots = {entity for _, _, entity, _, only, _ in members if not only}
+        first_of: dict[str, int] = {}
+        for _, node, _, key, only, in_story in members:
+            if not only:
+                continue
+            if len(roots) == 1 and len(key.split()) == 1:
+                found_a.append(next(iter(roots)))
+                found_b.append(node)
+            elif in_story and first_of.setdefault(key, node) != node:
+                found_a.append(first_of[key])
+                found_b.append(node)
+    return _pairs(found_a, found_b)
 
 
 def similar_names(keys: pa.Table) -> pa.Table:
-    """Pairs of chains (a, b) whose match keys are one name written differently, among the
-    NAME_KEYS rows of whole blocks: a pure reduce, as cluster_quotes. All pairs of a block of
-    at most BLOCK_ALL_PAIRS keys; a larger block (a common surname or first word) is skipped."""
+    """Pairs of chains (a, b) whose match keys are one name written differently, among
+    NAME_KEYS rows that are one per distinct key, of whole blocks."""
+    return _pairs(*_similar_pairs(_rows(keys, "block", "key", "node", "type")))
+
+
+def _similar_pairs(keys: list[tuple[str, str, int, str]]) -> tuple[list[int], list[int]]:
+    """Step 2 over (block, key, node, type) tuples sorted by block and key, one per key: all
+    pairs of a block of at most BLOCK_ALL_PAIRS keys (a larger block, a common surname or first
+    word, is skipped) of one type (or ORG ~ FAC), first initial (persons) and a fuzzy match."""
     found_a: list[int] = []
     found_b: list[int] = []
-    rows = keys.sort_by([("block", "ascending"), ("key", "ascending")]).to_pylist()
-    for block, group in itertools.groupby(rows, key=lambda r: r["block"]):
+    for block, group in itertools.groupby(keys, key=lambda r: r[0]):
         members = list(group)
         if len(members) < 2 or len(members) > BLOCK_ALL_PAIRS:
             continue
         person = block.startswith("P:")
-        for i, x in enumerate(members):
-            a = x["key"]
-            for y in members[i + 1 :]:
-                b = y["key"]
+        for i, (_, a, a_node, a_type) in enumerate(members):
+            for _, b, b_node, b_type in members[i + 1 :]:
                 if min(len(a), len(b)) < ENTITY_FUZZY_MIN_CHARS:
                     continue
-                if not _fuzzy_type_ok(x["type"], y["type"]):
+                if not _fuzzy_type_ok(a_type, b_type):
                     continue
                 if person and a.split()[0][:1] != b.split()[0][:1]:
                     continue  # different first names
                 if fuzz.ratio(a, b) >= ENTITY_FUZZY_MIN:
-                    found_a.append(x["node"])
-                    found_b.append(y["node"])
-    return pa.table(
-        [pa.array(found_a, pa.int64()), pa.array(found_b, pa.int64())], schema=NAME_PAIRS
-    )
+                    found_a.append(a_node)
+                    found_b.append(b_node)
+    return found_a, found_b
 
 
-def _entity_members(chains: _ChainTable, entity: np.ndarray) -> list[list[NodeKey]]:
-    """The chains of each entity (in node order, entities by their first chain), from each
-    chain's entity in sorted node order (_link_entities)."""
-    nodes = sorted(chains)
-    order = np.argsort(entity, kind="stable")  # by entity, which is its first chain's position
-    starts = np.flatnonzero(np.diff(entity[order], prepend=-1))
-    bounds = np.append(starts, len(order)).tolist()
-    positions = order.tolist()
-    return [[nodes[k] for k in positions[lo:hi]] for lo, hi in itertools.pairwise(bounds)]
+def _entity_parts(chains: SpilledTable, mentions: SpilledTable, entity: np.ndarray) -> SpilledTable:
+    """ENTITY_PARTS rows (each chain's mentions and alias type, with its entity), sorted by
+    entity on disk."""
+    parts = SpilledTable(ENTITY_PARTS)
+    with parts:
+        for batch in mentions.batches():
+            labels = pa.array(entity[batch.column("node").to_numpy()])
+            columns = {name: batch.column(name) for name in MENTIONS.names if name != "node"}
+            alias = pa.nulls(batch.num_rows, pa.string())
+            parts.write(pa.table({"entity": labels, **columns, "alias_type": alias}))
+        for batch in chains.batches():
+            aliased = batch.filter(pc.is_valid(batch.column("alias_type")))
+            if aliased.num_rows:
+                k = aliased.num_rows
+                parts.write(
+                    pa.table(
+                        {
+                            "entity": pa.array(entity[aliased.column("node").to_numpy()]),
+                            "article_id": pa.nulls(k, pa.string()),
+                            "char_start": pa.nulls(k, pa.int64()),
+                            "char_end": pa.nulls(k, pa.int64()),
+                            "text": pa.nulls(k, pa.string()),
+                            "type": pa.nulls(k, pa.string()),
+                            "alias_type": aliased.column("alias_type"),
+                        }
+                    )
+                )
+        return parts.sorted_by("entity")
 
 
-def _spill_entities(
-    chains: _ChainTable,
-    members: list[list[NodeKey]],
-    out: SpilledTable,
-) -> tuple[dict[NodeKey, _Entity], set[str]]:
-    """Entity rows, in id order, appended to `out`; returns the entity of each chain and the
-    words of every place (GPE, NORP) name, for the office holders.
-
-    An entity's mentions are made twice, once to name it and once for its row, so that the
-    mentions of one entity at a time are in memory, never those of all of them.
-    """
-    drafts = []
-    for nodes in members:
-        mentions = sorted({m for node in nodes for m in chains.mentions(node)})
-        if not mentions:
+def _entity_drafts(parts: SpilledTable, places: set[str]) -> SpilledTable:
+    """One ENTITY_DRAFTS row per entity with mentions, in entity order, from its parts; adds
+    the words of every place (GPE, NORP) name to `places`, for the office holders."""
+    drafts = SpilledTable(ENTITY_DRAFTS)
+    for group in key_groups(parts.batches(), "entity"):
+        columns = {c: group.column(c).to_pylist() for c in ENTITY_PARTS.names}
+        said = [
+            (a, s, e, t, kind)
+            for a, s, e, t, kind in zip(
+                columns["article_id"],
+                columns["char_start"],
+                columns["char_end"],
+                columns["text"],
+                columns["type"],
+                strict=True,
+            )
+            if a is not None
+        ]
+        if not said:
             continue
-        votes: Counter[str] = Counter()
-        for node in nodes:
-            votes[chains[node].type] += chains.n_mentions(node)
-        alias_types = sorted({chains[n].alias_type for n in nodes if chains[n].alias_type})
+        mentions = sorted({m[:4] for m in said})
+        votes = Counter(m[4] for m in said)  # a chain votes its type once per mention
+        alias_types = sorted({a for a in columns["alias_type"] if a})
         if alias_types and votes.get("PERSON", 0) * 2 <= sum(votes.values()):
             entity_type = alias_types[0]
         else:
             entity_type = min(votes, key=lambda t: (-votes[t], t))
         name = _canonical_name([(m[0], m[1], m[3]) for m in mentions], entity_type)
-        drafts.append((entity_type, name, mentions[0], nodes))
-        del mentions
-    del members
-    # Ids: distinct entities with one type and name are ranked by their first mention (unique
-    # to its entity: no ties).
-    drafts.sort(key=lambda d: d[:3])
-    rank: Counter[tuple[str, str]] = Counter()
-    ranked = []
-    for entity_type, name, _, nodes in drafts:
-        rank[(entity_type, name)] += 1
-        eid = entity_id(entity_type, name, rank[(entity_type, name)])
-        ranked.append((eid, entity_type, name, nodes))
-    del drafts
-    ranked.sort(key=lambda r: r[0])
-    by_node: dict[NodeKey, _Entity] = {}
-    places: set[str] = set()
-    for eid, entity_type, name, nodes in ranked:
-        mentions = sorted({m for node in nodes for m in chains.mentions(node)})
-        entity = _Entity(eid, name, entity_type)
         if entity_type in ("GPE", "NORP"):
             places.update(_OfficeHolders.word(w) for m in mentions for w in m[3].split())
-        out.append(
-            _ordered(
-                {
-                    "entity_id": eid,
-                    "name": name,
-                    "type": entity_type,
-                    "aliases": sorted({m[3] for m in mentions}),
-                    "mentions": [
-                        {"article_id": a, "char_start": s, "char_end": e, "text": t}
-                        for a, s, e, t in mentions
-                    ],
-                    "n_articles": len({m[0] for m in mentions}),
-                    "origin": ORIGIN,
-                },
-                ENTITY_COLUMNS,
-            )
+        first = mentions[0]
+        drafts.append(
+            {
+                "name": name,
+                "type": entity_type,
+                "aliases": sorted({m[3] for m in mentions}),
+                "mentions": [
+                    {"article_id": a, "char_start": s, "char_end": e, "text": t}
+                    for a, s, e, t in mentions
+                ],
+                "n_articles": len({m[0] for m in mentions}),
+                "origin": ORIGIN,
+                "entity": columns["entity"][0],
+                "first_article": first[0],
+                "first_start": first[1],
+                "first_end": first[2],
+                "first_text": first[3],
+            }
         )
-        for node in nodes:
-            by_node[node] = entity
-    return by_node, places
+    return drafts.seal()
+
+
+_RANKS = pa.schema([("entity", pa.int64()), ("entity_id", pa.string())])
+
+
+def _entity_ids(drafts: SpilledTable) -> SpilledTable:
+    """Each draft's entity id, in entity order: distinct entities with one type and name are
+    ranked by their first mention (unique to its entity: no ties). Sorted on disk by name,
+    ranked within a name, sorted back by entity."""
+    wanted = ["entity", "name", "type", "first_article", "first_start", "first_end", "first_text"]
+    narrow = SpilledTable(pa.schema([ENTITY_DRAFTS.field(c) for c in wanted]))
+    with narrow:
+        for batch in drafts.batches():
+            narrow.write(batch.select(wanted))
+        ids = SpilledTable(_RANKS)
+        with ids, narrow.sorted_by("name") as by_name:
+            for group in key_groups(by_name.batches(), "name"):
+                rows = sorted(
+                    zip(*(group.column(c).to_pylist() for c in wanted), strict=True),
+                    key=lambda r: (r[2], r[3], r[4], r[5], r[6]),
+                )
+                rank: Counter[str] = Counter()
+                for row in rows:
+                    rank[row[2]] += 1
+                    ids.append(
+                        {"entity": row[0], "entity_id": entity_id(row[2], row[1], rank[row[2]])}
+                    )
+            return ids.sorted_by("entity")
+
+
+def _spill_entities(
+    chains: SpilledTable, mentions: SpilledTable, entity: np.ndarray
+) -> tuple[SpilledTable, SpilledTable, set[str]]:
+    """The entity rows (ENTITY_COLUMNS, in id order), each chain's entity (NODE_ENTITIES, in
+    node order; chains of an entity without mentions have none) and the words of every place
+    name. Memory holds one entity's parts, a sort's budget, and integers per chain."""
+    places: set[str] = set()
+    with _entity_parts(chains, mentions, entity) as parts:
+        drafts = _entity_drafts(parts, places)
+    unsorted = SpilledTable(_SCHEMAS["entities"])
+    info = SpilledTable(NODE_ENTITIES)  # (entity, id, name, type) in entity order, first
+    order = np.argsort(entity, kind="stable")  # nodes by entity
+    by_entity = entity[order]
+    with drafts, _entity_ids(drafts) as ids, unsorted, info:
+        pairs = zip(
+            rebatched(drafts.batches(), BATCH_ROWS),
+            rebatched(ids.batches(), BATCH_ROWS),
+            strict=True,
+        )
+        for draft, found in pairs:
+            labels = draft.column("entity").to_numpy()
+            if not np.array_equal(labels, found.column("entity").to_numpy()):
+                raise RuntimeError("entity ids out of step with the entity rows")
+            eids = found.column("entity_id")
+            unsorted.write(
+                pa.table(
+                    [eids if c == "entity_id" else draft.column(c) for c in ENTITY_COLUMNS],
+                    schema=_SCHEMAS["entities"],
+                )
+            )
+            low = np.searchsorted(by_entity, labels, side="left")
+            counts = np.searchsorted(by_entity, labels, side="right") - low
+            owner = np.repeat(np.arange(len(labels)), counts)
+            offsets = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+            info.write(
+                pa.table(
+                    {
+                        "node": pa.array(order[np.repeat(low, counts) + offsets]),
+                        "entity_id": eids.take(pa.array(owner)),
+                        "name": draft.column("name").take(pa.array(owner)),
+                        "type": draft.column("type").take(pa.array(owner)),
+                    },
+                    schema=NODE_ENTITIES,
+                )
+            )
+        return unsorted.sorted_by("entity_id"), info.sorted_by("node"), places
+
+
+class _NodeEntities:
+    """A cursor over NODE_ENTITIES rows in node order: the entities of the next nodes."""
+
+    def __init__(self, table: SpilledTable) -> None:
+        self._rows = itertools.chain.from_iterable(
+            zip(*(b.column(c).to_pylist() for c in NODE_ENTITIES.names), strict=True)
+            for b in table.batches()
+        )
+        self._next: tuple[int, str, str, str] | None = next(self._rows, None)
+
+    def upto(self, end: int) -> dict[int, _Entity]:
+        """The entities of the nodes before `end` not yet read."""
+        found = {}
+        while self._next is not None and self._next[0] < end:
+            node, eid, name, kind = self._next
+            found[node] = _Entity(eid, name, kind)
+            self._next = next(self._rows, None)
+        return found
 
 
 class _OfficeHolders:
@@ -486,30 +651,27 @@ class _OfficeHolders:
 
     _DROP = frozenset({"the", "a", "an", "his", "her", "its", "their", "former", "then"})
 
-    def __init__(
-        self,
-        chains: Mapping[NodeKey, _ChainInfo],
-        by_node: Mapping[NodeKey, _Entity],
-        places: set[str],
-        story: Mapping[str, str | None],
-    ) -> None:
-        self.story = story
+    def __init__(self, places: set[str]) -> None:
         self.places = places  # words of place names (GPE, NORP), as `word` folds them
         self.holders: dict[str, list[tuple[frozenset[str], frozenset[str], _Entity]]] = defaultdict(
             list
         )
-        for (article_id, key), chain in chains.items():
-            entity = by_node.get((article_id, key))
-            if entity is None or entity.type != "PERSON":
-                continue
-            for title in chain.titles:
-                core, places = self._split(title)
-                if core:
-                    self.holders[self._scope(article_id)].append((core, places, entity))
 
-    def _scope(self, article_id: str) -> str:
-        sid = self.story.get(article_id)
-        return f"story:{sid}" if sid is not None else f"article:{article_id}"
+    @staticmethod
+    def scope(article_id: str, story_id: str | None) -> str:
+        return f"story:{story_id}" if story_id is not None else f"article:{article_id}"
+
+    def add(self, scope: str, titles: Iterable[str], entity: _Entity | None) -> None:
+        """A chain's titles, if its entity is a person."""
+        if entity is None or entity.type != "PERSON":
+            return
+        for title in titles:
+            core, places = self._split(title)
+            if core:
+                self.holders[scope].append((core, places, entity))
+
+    def forget(self, scope: str) -> None:
+        self.holders.pop(scope, None)
 
     @staticmethod
     def word(text: str) -> str:
@@ -521,7 +683,7 @@ class _OfficeHolders:
         places = frozenset(w for w in words if w in self.places)
         return frozenset(w for w in words if w not in self.places), places
 
-    def resolve(self, article_id: str, description: str | None) -> _Entity | None:
+    def resolve(self, scope: str, description: str | None) -> _Entity | None:
         if not description or not description.lower().startswith("the "):
             return None
         core, places = self._split(description)
@@ -529,10 +691,24 @@ class _OfficeHolders:
             return None
         found = {
             e.entity_id: e
-            for c, p, e in self.holders.get(self._scope(article_id), [])
+            for c, p, e in self.holders.get(scope, [])
             if c == core and (not places or not p or places & p)
         }
         return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _story_offices(
+    chains: SpilledTable, node_entities: SpilledTable, places: set[str]
+) -> _OfficeHolders:
+    """Office holders of every story (their titles are compared across the story's articles);
+    an article without a story has its own, added while it is read."""
+    offices = _OfficeHolders(places)
+    entities = _NodeEntities(node_entities)
+    for node, sid, titles in _chain_rows(chains, "node", "story", "titles"):
+        found = entities.upto(node + 1).get(node)
+        if sid is not None and titles:
+            offices.add(f"story:{sid}", titles, found)
+    return offices
 
 
 # --- clustering helpers ----------------------------------------------------------------------
@@ -1027,24 +1203,16 @@ def link_spilled(
     if missing:
         raise ValueError(f"extractions for unknown article(s): {missing[:5]}")
     story = {aid: a.story_id for aid, a in inputs.items()}
-    chains = _entity_input(extractions)
-    entity_table = SpilledTable(_SCHEMAS["entities"])
-    members = _entity_members(chains, _link_entities(chains, story, reduce))  # union-find freed
-    by_node, places = _spill_entities(chains, members, entity_table)
-    del members
-    entity_table.seal()
-    chains.drop_mentions()
-    offices = _OfficeHolders(chains, by_node, places, story)
-    del chains, places
-
-    def who(article_id: str, chain: str | None, text: str | None) -> tuple[str | None, str | None]:
-        if chain is not None and (article_id, chain) in by_node:
-            entity = by_node[(article_id, chain)]
-            return entity.name, entity.entity_id
-        holder = offices.resolve(article_id, text)
-        if holder is not None:
-            return holder.name, holder.entity_id
-        return text, None
+    chains, mentions = _entity_input(extractions, story)
+    with chains:
+        with mentions:
+            entity = _link_entities(chains, reduce)
+            entity_table, node_entities, places = _spill_entities(chains, mentions, entity)
+        del entity
+        offices = _story_offices(chains, node_entities, places)
+    del places
+    entities = _NodeEntities(node_entities)
+    next_node = 0
 
     quote_table = SpilledTable(_SCHEMAS["quotes"])
     quote_keys = SpilledTable(QUOTE_KEYS)  # what clustering compares, spilled with the rows
@@ -1052,11 +1220,24 @@ def link_spilled(
     claim_keys = SpilledTable(CLAIM_KEYS)
     for ex in extractions:
         block = block_of(story[ex.article_id])
+        scope = _OfficeHolders.scope(ex.article_id, story[ex.article_id])
+        article_chains = _article_chains(ex)
+        found = entities.upto(next_node + len(article_chains))
+        by_key = {
+            chain.key: found[next_node + k]
+            for k, chain in enumerate(article_chains)
+            if next_node + k in found
+        }
+        next_node += len(article_chains)
+        if story[ex.article_id] is None:  # its office holders are its own
+            for chain in article_chains:
+                offices.add(scope, chain.titles, by_key.get(chain.key))
+
         ordered = sorted(ex.quotes, key=lambda q: (q.char_start, q.char_end))
         for q, qid in zip(
             ordered, occurrence_ids("q", ex.article_id, [q.text for q in ordered]), strict=True
         ):
-            speaker, speaker_id = who(ex.article_id, q.speaker_chain, q.speaker_text)
+            speaker, speaker_id = _who(by_key, offices, scope, q.speaker_chain, q.speaker_text)
             quote_keys.append(
                 {
                     "row": len(quote_keys),
@@ -1093,12 +1274,8 @@ def link_spilled(
             occurrence_ids("c", ex.article_id, [c.text for c in ordered_claims]),
             strict=True,
         ):
-            claimant, claimant_id = who(ex.article_id, c.claimant_chain, c.claimant_text)
-            entity_ids = {
-                by_node[(ex.article_id, k)].entity_id
-                for k in c.chains
-                if (ex.article_id, k) in by_node
-            }
+            claimant, claimant_id = _who(by_key, offices, scope, c.claimant_chain, c.claimant_text)
+            entity_ids = {by_key[k].entity_id for k in c.chains if k in by_key}
             claim_keys.append(
                 {
                     "row": len(claim_keys),
@@ -1124,7 +1301,9 @@ def link_spilled(
                     CLAIM_COLUMNS,
                 )
             )
-    by_node.clear()  # `who` is done with it; clustering needs only the spilled keys
+        if story[ex.article_id] is None:
+            offices.forget(scope)  # the article's own holders (a story's stay for the others)
+    node_entities.close()  # clustering needs only the spilled keys
     quote_table.seal()
     claim_table.seal()
     quote_clusters = _clustered(reduce, cluster_quotes, quote_keys)
@@ -1132,6 +1311,23 @@ def link_spilled(
     claim_clusters = _clustered(reduce, cluster_claims, claim_keys)
     claims = _filled(claim_table, "claim_cluster_id", claim_clusters)
     return {"entities": entity_table, "quotes": quotes, "claims": claims}
+
+
+def _who(
+    by_key: Mapping[str, _Entity],
+    offices: _OfficeHolders,
+    scope: str,
+    chain: str | None,
+    text: str | None,
+) -> tuple[str | None, str | None]:
+    """A speaker's or claimant's name and entity id: its chain's entity, else the one holder
+    of the office it describes, else its own words (and no entity)."""
+    if chain is not None and chain in by_key:
+        return by_key[chain].name, by_key[chain].entity_id
+    holder = offices.resolve(scope, text)
+    if holder is not None:
+        return holder.name, holder.entity_id
+    return text, None
 
 
 def _clustered(

@@ -85,14 +85,17 @@ class SpilledTable:
         return self
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
-        """Append Arrow data as it is (after any pending rows)."""
+        """Append Arrow data (after any pending rows), in batches of at most `batch_rows`: a
+        reader then holds a batch's rows at a time, however large the data written (a sort's
+        whole part, say)."""
         self._flush()
         if data.num_rows == 0:
             return
         if data.schema != self.schema:
             data = data.cast(self.schema)
-        batches = data.to_batches() if isinstance(data, pa.Table) else [data]
-        for batch in batches:
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        for batch in data.to_batches(max_chunksize=self.batch_rows):
             self._write_batch(batch)
 
     def _flush(self) -> None:
