@@ -730,6 +730,45 @@ def test_entities_are_the_same_whatever_the_sort_budget(
     assert any(e["n_articles"] > 1 for e in in_memory["entities"])
 
 
+def test_large_entities_drafted_with_arrow_equal_the_python_drafts(
+    nlp: Language, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entity of many mentions is drafted with Arrow (newsbench.link._large_draft), the
+    others with Python: with the threshold at 0, every entity takes the Arrow path, and every
+    row (type vote, canonical name and its tie-breaks, aliases, sorted distinct mentions,
+    n_articles, ids) equals the Python one."""
+    from newsbench import link as linking
+    from newsbench.extract import extract_article
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted((BBC / "business").glob("*.txt"))[:40]
+    assert len(files) == 40
+    articles = [
+        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", None) for p in files
+    ]
+    records = [
+        extract_article(a, doc)
+        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
+    ]
+    by_python = link(records, articles)
+    arrow_calls: list[int] = []
+    large_draft = linking._large_draft
+
+    def counting(group: Any, places: set[str]) -> Any:
+        arrow_calls.append(group.num_rows)
+        return large_draft(group, places)
+
+    monkeypatch.setattr(linking, "_large_draft", counting)
+    assert link(records, articles) == by_python and not arrow_calls  # below the threshold
+    monkeypatch.setattr(linking, "LARGE_ENTITY_PARTS", 0)
+    by_arrow = link(records, articles)
+    assert len(arrow_calls) >= len(by_python["entities"])
+    assert by_arrow == by_python
+    people = [e for e in by_python["entities"] if e["type"] == "PERSON"]
+    assert any(len(e["aliases"]) > 1 for e in people)  # a canonical name chosen among forms
+
+
 def test_linking_reads_articles_in_id_order() -> None:
     """Chains are numbered in (article id, chain key) order in both passes, so extractions in
     another order are an error, not a silent misnumbering."""

@@ -194,6 +194,9 @@ NODE_ENTITIES = pa.schema(
     ]
 )
 _SEP = "\x1f"  # joins the parts of a composite reduce key
+# Entity rows carry every mention, so their spill buffer is kept short: it holds rows as dicts.
+DRAFT_BATCH_ROWS = 256
+LARGE_ENTITY_PARTS = 2000  # an entity with more parts than this is drafted with Arrow
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,54 +501,131 @@ def _entity_parts(chains: SpilledTable, mentions: SpilledTable, entity: np.ndarr
 
 def _entity_drafts(parts: SpilledTable, places: set[str]) -> SpilledTable:
     """One ENTITY_DRAFTS row per entity with mentions, in entity order, from its parts; adds
-    the words of every place (GPE, NORP) name to `places`, for the office holders."""
-    drafts = SpilledTable(ENTITY_DRAFTS)
+    the words of every place (GPE, NORP) name to `places`, for the office holders.
+
+    An entity of many mentions (a country's name, say: its mentions grow with the corpus) is
+    made with Arrow (`_large_draft`), at some 60 bytes a mention rather than a kilobyte of
+    Python objects; the rest, most of them, with Python (`_draft`), which is faster for few.
+    """
+    drafts = SpilledTable(ENTITY_DRAFTS, batch_rows=DRAFT_BATCH_ROWS)
     for group in key_groups(parts.batches(), "entity"):
-        columns = {c: group.column(c).to_pylist() for c in ENTITY_PARTS.names}
-        said = [
-            (a, s, e, t, kind)
-            for a, s, e, t, kind in zip(
-                columns["article_id"],
-                columns["char_start"],
-                columns["char_end"],
-                columns["text"],
-                columns["type"],
-                strict=True,
-            )
-            if a is not None
-        ]
-        if not said:
+        if group.num_rows > LARGE_ENTITY_PARTS:
+            large = _large_draft(group, places)
+            if large is not None:
+                drafts.write(large)  # after the rows pending: entity order is kept
             continue
-        mentions = sorted({m[:4] for m in said})
-        votes = Counter(m[4] for m in said)  # a chain votes its type once per mention
-        alias_types = sorted({a for a in columns["alias_type"] if a})
-        if alias_types and votes.get("PERSON", 0) * 2 <= sum(votes.values()):
-            entity_type = alias_types[0]
-        else:
-            entity_type = min(votes, key=lambda t: (-votes[t], t))
-        name = _canonical_name([(m[0], m[1], m[3]) for m in mentions], entity_type)
-        if entity_type in ("GPE", "NORP"):
-            places.update(_OfficeHolders.word(w) for m in mentions for w in m[3].split())
-        first = mentions[0]
-        drafts.append(
-            {
-                "name": name,
-                "type": entity_type,
-                "aliases": sorted({m[3] for m in mentions}),
-                "mentions": [
-                    {"article_id": a, "char_start": s, "char_end": e, "text": t}
-                    for a, s, e, t in mentions
-                ],
-                "n_articles": len({m[0] for m in mentions}),
-                "origin": ORIGIN,
-                "entity": columns["entity"][0],
-                "first_article": first[0],
-                "first_start": first[1],
-                "first_end": first[2],
-                "first_text": first[3],
-            }
-        )
+        row = _draft(group, places)
+        if row is not None:
+            drafts.append(row)
     return drafts.seal()
+
+
+def _entity_type(votes: Mapping[str, int], alias_types: list[str]) -> str:
+    """The type most of the mentions' chains give (the alias table's, unless mostly persons)."""
+    if alias_types and votes.get("PERSON", 0) * 2 <= sum(votes.values()):
+        return alias_types[0]
+    return min(votes, key=lambda t: (-votes[t], t))
+
+
+def _draft(group: pa.Table, places: set[str]) -> dict[str, Any] | None:
+    """One entity's ENTITY_DRAFTS row from its ENTITY_PARTS rows, with Python objects."""
+    columns = {c: group.column(c).to_pylist() for c in ENTITY_PARTS.names}
+    said = [
+        (a, s, e, t, kind)
+        for a, s, e, t, kind in zip(
+            columns["article_id"],
+            columns["char_start"],
+            columns["char_end"],
+            columns["text"],
+            columns["type"],
+            strict=True,
+        )
+        if a is not None
+    ]
+    if not said:
+        return None
+    mentions = sorted({m[:4] for m in said})
+    votes = Counter(m[4] for m in said)  # a chain votes its type once per mention
+    entity_type = _entity_type(votes, sorted({a for a in columns["alias_type"] if a}))
+    name = _canonical_name([(m[0], m[1], m[3]) for m in mentions], entity_type)
+    if entity_type in ("GPE", "NORP"):
+        places.update(_OfficeHolders.word(w) for m in mentions for w in m[3].split())
+    first = mentions[0]
+    return {
+        "name": name,
+        "type": entity_type,
+        "aliases": sorted({m[3] for m in mentions}),
+        "mentions": [
+            {"article_id": a, "char_start": s, "char_end": e, "text": t} for a, s, e, t in mentions
+        ],
+        "n_articles": len({m[0] for m in mentions}),
+        "origin": ORIGIN,
+        "entity": columns["entity"][0],
+        "first_article": first[0],
+        "first_start": first[1],
+        "first_end": first[2],
+        "first_text": first[3],
+    }
+
+
+_MENTION_KEYS = ["article_id", "char_start", "char_end", "text"]
+
+
+def _large_draft(group: pa.Table, places: set[str]) -> pa.Table | None:
+    """`_draft` with Arrow: the same row, as a one-row ENTITY_DRAFTS table. Python objects are
+    made for the entity's distinct texts only, never for each mention."""
+    said = group.filter(pc.is_valid(group.column("article_id")))
+    if not said.num_rows:
+        return None
+    mentions = (
+        said.select(_MENTION_KEYS)
+        .group_by(_MENTION_KEYS, use_threads=False)
+        .aggregate([])
+        .sort_by([(k, "ascending") for k in _MENTION_KEYS])  # code-point order, as `sorted`
+    )
+    counted = pc.value_counts(said.column("type")).flatten()
+    votes = dict(zip(counted[0].to_pylist(), counted[1].to_pylist(), strict=True))
+    alias_types = sorted(a for a in pc.unique(group.column("alias_type")).to_pylist() if a)
+    entity_type = _entity_type(votes, alias_types)
+    # _canonical_name over the distinct texts: how many mentions each has, and its first
+    # (article_id, offset), which is its first row in the sorted mentions
+    encoded = pc.dictionary_encode(mentions.column("text")).combine_chunks()
+    which = encoded.indices.to_numpy()
+    texts = encoded.dictionary.to_pylist()
+    counts = np.bincount(which, minlength=len(texts)).tolist()
+    first_row = np.full(len(texts), len(which), dtype=np.int64)
+    np.minimum.at(first_row, which, np.arange(len(which)))
+    article_of = mentions.column("article_id").take(pa.array(first_row)).to_pylist()
+    start_of = mentions.column("char_start").take(pa.array(first_row)).to_pylist()
+    full = [k for k, t in enumerate(texts) if _full_form(t, entity_type)] or range(len(texts))
+    best = min(full, key=lambda k: (-counts[k], article_of[k], start_of[k], texts[k]))
+    if entity_type in ("GPE", "NORP"):
+        places.update(_OfficeHolders.word(w) for t in texts for w in t.split())
+    first = mentions.slice(0, 1).to_pylist()[0]
+    mention_type = ENTITY_DRAFTS.field("mentions").type
+    entry = pa.StructArray.from_arrays(
+        [mentions.column(k).combine_chunks() for k in _MENTION_KEYS], names=_MENTION_KEYS
+    ).cast(mention_type.value_type)
+    row = {
+        "name": [texts[best]],
+        "type": [entity_type],
+        "aliases": [sorted(texts)],
+        "mentions": pa.ListArray.from_arrays(pa.array([0, len(entry)], pa.int32()), entry),
+        "n_articles": [pc.count_distinct(mentions.column("article_id")).as_py()],
+        "origin": [ORIGIN],
+        "entity": [group.column("entity")[0].as_py()],
+        "first_article": [first["article_id"]],
+        "first_start": [first["char_start"]],
+        "first_end": [first["char_end"]],
+        "first_text": [first["text"]],
+    }
+    return pa.table(
+        [
+            row[f.name] if isinstance(row[f.name], pa.Array) else pa.array(row[f.name], f.type)
+            for f in ENTITY_DRAFTS
+        ],
+        schema=ENTITY_DRAFTS,
+    )
 
 
 _RANKS = pa.schema([("entity", pa.int64()), ("entity_id", pa.string())])
