@@ -567,13 +567,13 @@ def test_pool_claim_clusters_are_those_of_one_average_link_run(nlp: Language) ->
     assert len(set(clusters)) < len(clusters)
 
 
-def test_similar_names_is_a_reduce_per_block() -> None:
-    """Entity linking's fuzzy step: the pairs of one name written differently, inside a block
-    (a surname for persons, a first word for other names). Blocks reduced one at a time or
-    together give the same pairs; a block above BLOCK_ALL_PAIRS keys gives none."""
+def test_similar_names_join_inside_a_block() -> None:
+    """Entity linking's fuzzy step (in name_links): the pairs of one name written differently,
+    inside a block (a surname for persons, a first word for other names). Blocks reduced one at
+    a time or together give the same pairs; a block above BLOCK_ALL_PAIRS keys gives none."""
     import pyarrow as pa
 
-    from newsbench.link import BLOCK_ALL_PAIRS, NAME_KEYS, similar_names
+    from newsbench.link import BLOCK_ALL_PAIRS, NAME_KEYS, name_links
 
     def rows(block: str, names: list[tuple[str, str]], first: int) -> pa.Table:
         return pa.Table.from_pylist(
@@ -605,7 +605,7 @@ def test_similar_names_is_a_reduce_per_block() -> None:
     )
 
     def pairs(table: pa.Table) -> set[tuple[int, int]]:
-        out = similar_names(table)
+        out = name_links(table)  # one row per key: no equal keys to join
         return set(zip(out["a"].to_pylist(), out["b"].to_pylist(), strict=True))
 
     assert pairs(sharaa) == {(0, 1)}

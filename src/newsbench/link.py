@@ -6,7 +6,7 @@ origin "auto", deterministic in order and ids (newsbench.extract.ids).
 
 Entities. In-article chains are merged across articles by their alias-resolved match key
 (newsbench.extract.names.match_key), then by string similarity within blocks that share a
-surname or a first word (rapidfuzz, same type; `similar_names`, a reduce per block), then a
+surname or a first word (rapidfuzz, same type; `name_links`, a reduce per block), then a
 chain that only ever gives a surname joins the one full name with that surname in its story.
 A person never merges with a place; a person and an organisation with the same name only
 within one story (where it is the NER mistyping "Trump" as ORG, not Harrison Ford and the Ford
@@ -107,7 +107,7 @@ Reduce = Callable[[Callable[[pa.Table], pa.Table], SpilledTable, str], Iterable[
 # --- entities --------------------------------------------------------------------------------
 
 # Entity linking holds integers per chain in memory (its links, their components, a sort order:
-# about 40 bytes a chain); the chains, their mentions and the entity rows are spilled and sorted
+# about 50 bytes a chain); the chains, their mentions and the entity rows are spilled and sorted
 # on disk (newsbench.spill), and every step that groups chains is a keyed reduce.
 #
 # Chains are nodes, numbered in (article_id, chain key) order: linking's first pass reads the
@@ -386,7 +386,7 @@ def _rows(table: pa.Table, *columns: str) -> list[tuple[Any, ...]]:
 def name_links(chains: pa.Table) -> pa.Table:
     """Links of steps 1 and 2 among the NAME_KEYS rows (one per chain) of whole blocks: every
     chain to the first chain (smallest node) of its key, and the first chains of keys that
-    are one name written differently (`similar_names`). A pure reduce, as cluster_quotes."""
+    are one name written differently (`_similar_pairs`). A pure reduce, as cluster_quotes."""
     found_a: list[int] = []
     found_b: list[int] = []
     firsts: list[tuple[str, str, int, str]] = []  # the first chain of each key with words
@@ -436,12 +436,6 @@ def surname_links(persons: pa.Table) -> pa.Table:
                 found_a.append(first_of[key])
                 found_b.append(node)
     return _pairs(found_a, found_b)
-
-
-def similar_names(keys: pa.Table) -> pa.Table:
-    """Pairs of chains (a, b) whose match keys are one name written differently, among
-    NAME_KEYS rows that are one per distinct key, of whole blocks."""
-    return _pairs(*_similar_pairs(_rows(keys, "block", "key", "node", "type")))
 
 
 def _similar_pairs(keys: list[tuple[str, str, int, str]]) -> tuple[list[int], list[int]]:
