@@ -379,47 +379,45 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
     args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-LIMITS = """- **Build / nlp.pipe ratio and speedup.** Not met on this run: 1.38 with 1 worker and
-  1.40 with 2, speedup 1.69 (the previous full run, at 74a798f, gave 1.26, 1.26 and 1.79). A
-  second ×1 sample the same hour (`bench/results-2026-11-23-session6-x1-second.json`) gave
-  1.25, 1.40 and 1.83: spaCy's own 1-process run took 130 s in one and 153 s in the other. The
-  2-worker ratio was 1.40 in both, with the build at 104–106 s against spaCy's 74–76 s. The
-  code measured here (e1619cf) changes no extraction since 74a798f, and its linking changes do
-  not explain the gap: uncached ×1 builds with 2 workers, run alternately from the same
-  `.venv`, took 107.5 s and 117.9 s at bdd7ae5 (before those changes) and 111.7 s and 113.4 s
-  at e1619cf. In the previous full run, that earlier code took 98 s. The cached build's
-  extract+link, which is linking and cache loads, took 9.0–10.3 s before and 10.2–10.3 s
-  after. So the machine is slower and noisier today, and these ratios sit at the target's
-  edge: do not read any one run as a margin. Besides spaCy's parse, the workers run the
-  rule-based quote, claim and entity extraction in Python over every token: about a sixth of
-  the parse's time in a 300-article profile. The build process then links, validates and
-  writes alone. That is Amdahl: about 10 s of serial work at ×1, where spaCy's own run has
-  none.
-- **Memory.** Met on this measure: peak RSS ×50 / ×1 is 1.01. No table's rows stay in memory
+LIMITS = """- **Build / nlp.pipe ratio and speedup.** Met with 2 workers, not with 1: 1.39 with 1
+  worker and 1.18 with 2, speedup 1.80 (the previous full run, at e1619cf, gave 1.38, 1.40 and
+  1.69, and a second ×1 sample 1.25, 1.40 and 1.83). The code measured here (3c51a60) changes
+  no extraction since then: its changes are in linking, whose cached share of the ×1 build is
+  about 10 s. So the spread between runs is the machine's (spaCy's own 1-process run took 130,
+  153 and now 144 s): do not read any one run as a margin. What the 1-worker build adds to
+  spaCy's parse is the rule-based quote, claim and entity extraction in Python over every
+  token (its extract+link took 190 s against spaCy's 144) and then about 10 s of linking,
+  validating and writing alone in the build process. That is Amdahl: spaCy's own run has no
+  serial part.
+- **Memory.** Met on this measure: peak RSS ×50 / ×1 is 0.88. No table's rows stay in memory
   (Arrow IPC spill files in `TMPDIR`, `newsbench.spill`), and the cross-article stages hold
-  keys, not rows: near-duplicate detection spills datasketch's band keys and sorts them on disk
-  (it held datasketch's in-memory index: about 3.7 KiB an article at ×50, whose copies share
-  band keys, and 10.7 KiB an article on the distinct BBC texts, measured with tracemalloc),
-  and quote and claim clustering is a keyed reduce over keys spilled beside the rows, one
-  block (a story, or the pool of articles without a story id) at a time. The ×1 tree peak
-  includes the two workers' spaCy models (about 500 MiB each), which the cached scale-ups
-  never load, so the ratio flatters. The build process itself grows by about 5.4 KiB per
-  article between ×10 and ×50 (737 MiB at ×10, 1,117 MiB at ×50; 5.5 KiB, 730 and 1,122 MiB
-  in the previous full run). What grows: entity linking's chain table (about 470 bytes a
-  chain, mentions included) and the map from chains to entities, the clustering keys of the
-  largest block held during its reduce (the BBC corpus has no story ids, so the pool is the
-  whole corpus), the signatures (512 bytes an article) and validation's id sets. **The
-  scale-ups understate the cost of distinct articles**: their copies share interned keys. On
-  the 1,807 distinct BBC articles, linking's Python objects peak at 11.6 KiB an article
-  (`bench/memory_profile.py`; 22.8 at bdd7ae5, most of it then the pool's claim
-  clustering). Claim clustering now holds its edges as arrays and average-links one connected
-  component of the strong edges at a time (about 530 bytes a claim at its peak, from 1,404),
-  and entity linking's links are integer pairs whose connected components are the entities.
-  What is left is still proportional to a pool's size (input keys, the inverted index,
-  one component's dicts) and to the corpus's chains: with story ids clustering is bounded by
-  the largest story; without them, and for entity linking, it is not. Bounding them needs the
-  out-of-core versions (the chain table and the pool's keys as sorted spill files, joins on
-  disk), which are not written.
+  keys, not rows: near-duplicate detection spills its band keys and sorts them on disk, quote
+  and claim clustering is a keyed reduce over keys spilled beside the rows, one block (a
+  story, or the pool of articles without a story id) at a time, and entity linking now spills
+  its chains and mentions, makes its links in keyed reduces and its entity rows from sorts on
+  disk, holding integer arrays per chain (about 50 bytes a chain). The ×1 tree peak includes
+  the two workers' spaCy models (about 500 MiB each), which the cached scale-ups never load,
+  so the ratio flatters. The build process itself peaks at 382, 609 and 961 MiB at ×1, ×10
+  and ×50 (382, 737 and 1,117 in the previous full run): it grows by about 5.0 KiB per article
+  between ×10 and ×50, where it grew by 5.4. What grows is mostly the clustering of the pool:
+  the BBC corpus has no story ids, so its pool is the whole corpus, and the reduce holds the
+  pool's keys (about 530 bytes a claim and 740 a quote at the clustering peak: input keys,
+  inverted index, one component's dicts). With story ids clustering is bounded by the
+  largest story; without them it is not, and bounding it needs an out-of-core clustering
+  (document frequencies as a reduce, postings sorted on disk, features joined to the
+  candidate pairs on disk), which is not written. Entity linking's own memory, measured alone
+  (`bench/entity_memory.py`, tracemalloc, Arrow's buffers from a pool of their own): on the
+  distinct BBC articles its Python peak fell from 20.4 to 7.2 MiB and what it keeps for the
+  second pass from 11.7 to 2.0 MiB; at ×10 from 107 to 40 MiB (bounded now by the on-disk
+  sort's 64 MiB budget, plus 47 MiB of Arrow buffers in that sort) and from 80 to 1 MiB. It
+  took 8.5 s at ×1 (9.3 before) and 62 s at ×10 under tracemalloc (52 before). The largest
+  entity's row grows with the corpus (United States: 1,432 mentions at ×1, 71,600 at ×50):
+  linking drafts such rows with Arrow, but validation turns a chunk of at least 1,000 rows
+  into Python objects. Linking's overall Python peak on the distinct BBC articles is 12.5 KiB
+  an article (`bench/memory_profile.py`; 11.6 at ee22dd3 in the same run's conditions, within
+  the fixed buffers' noise at ×1): it is the pool's clustering, which this run does not
+  change. **The scale-ups understate the cost of distinct articles**: their copies share
+  interned keys.
 - **Incremental rebuild.** Met. Unchanged raw files are read and hashed, never cleaned or
   signed again (prepare cache); unchanged texts are never parsed again (extraction cache,
   relabelled for free on load). What remains is the cross-article work over the whole corpus:
@@ -428,19 +426,17 @@ LIMITS = """- **Build / nlp.pipe ratio and speedup.** Not met on this run: 1.38 
   articles) is the step after this.
 - **Cross-article stages.** Linking reduces identical quotes and claims by key before any
   pairwise comparison and compares the rest inside blocks, so its time grows about linearly
-  (×10 → ×50: 3.5 times the time for 5 times the articles; 4.3 in the previous full run).
-  Near-duplicate detection grew 7.1 times on this run (1.38 s to 9.85 s; 5.4 times in the
-  previous one, with the same local code: seconds this short move with the machine's load):
-  every copy of an article falls in the same buckets, but a copy is compared with its
-  earliest original only once a bucket has matched it. Validation grows 4.8 times. On Ray,
-  clustering, entity linking's similar-name step and the near-duplicate search (verified
-  inside its tasks) are hash-partitioned groupbys (`docs/ray.md`); on one machine the local
-  runner is faster.
+  (×10 → ×50: 3.95 times the time for 5 times the articles; 3.5 in the previous full run).
+  Near-duplicate detection grew 4.2 times (1.9 s to 8.0 s; 7.1 in the previous run, with the
+  same local code: seconds this short move with the machine's load). Validation grew 3.3
+  times. On Ray, clustering, entity linking's three reduces and the near-duplicate search
+  (verified inside its tasks) are hash-partitioned groupbys (`docs/ray.md`); on one machine
+  the local runner is faster.
 - **Scale-ups.** The ×10 and ×50 corpora repeat the BBC texts (distinct ids, boilerplate
   perturbations), so the extraction cache serves them and near-duplicate detection finds every
   copy: they measure the stages other than spaCy, whose cost per word is constant. The
-  uncached ×10 build (`--uncached 10`) parses every copy: 0.84 times the ×1 build's time per
-  file (linear; the ×1 build also pays the fixed costs), and a tree peak of 1.12 times the ×1
+  uncached ×10 build (`--uncached 10`) parses every copy: 0.82 times the ×1 build's time per
+  file (linear; the ×1 build also pays the fixed costs), and a tree peak of 1.13 times the ×1
   build's with both workers' models loaded. An uncached ×50 (about 75 minutes here) was not
   run. Their read+normalize column is a first build (prepare cache cold); the ×1 row is the
   cold-cache build, spaCy included."""
