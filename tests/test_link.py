@@ -64,6 +64,36 @@ def entity_of(rows: dict[str, list[dict]], article_id: str, text: str) -> dict:
     raise AssertionError(f"no entity with mention {text!r} in {article_id}")
 
 
+def bbc_sample(
+    nlp: Language,
+    folder: str,
+    pick: slice,
+    count: int,
+    stories: list[str | None] | None = None,
+    pattern: str = "*.txt",
+) -> tuple[list[ArticleInput], list[ArticleExtraction]]:
+    """BBC articles (`pick` of a folder's files, `count` of them; story ids given in turn) and
+    their extractions; the test is skipped when the corpus is not beside the repository."""
+    from newsbench.extract import extract_article
+
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not beside the repository")
+    files = sorted((BBC / folder).glob(pattern))[pick]
+    assert len(files) == count
+    stories = stories or [None]
+    articles = [
+        ArticleInput(
+            f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", stories[k % len(stories)]
+        )
+        for k, p in enumerate(files)
+    ]
+    records = [
+        extract_article(a, doc)
+        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
+    ]
+    return articles, records
+
+
 # --- entities ---------------------------------------------------------------------------------
 
 
@@ -359,18 +389,8 @@ def test_packed_extractions_link_like_the_records(nlp: Language) -> None:
     a time, two passes, never all at once): the rows must equal linking the records themselves,
     in any input order."""
     from newsbench.cache import PackedExtractions, pack_extraction
-    from newsbench.extract import extract_article
 
-    if not BBC.is_dir():
-        pytest.skip("../shared/corpora/bbc is not beside the repository")
-    files = sorted((BBC / "business").glob("0[0-4]*.txt"))[:30]
-    articles = [
-        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", None) for p in files
-    ]
-    records = [
-        extract_article(a, doc)
-        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
-    ]
+    articles, records = bbc_sample(nlp, "business", slice(0, 30), 30, pattern="0[0-4]*.txt")
     packed = PackedExtractions((r.article_id, pack_extraction(r)) for r in reversed(records))
     assert packed.article_ids == sorted(a.article_id for a in articles)
     assert list(packed) == sorted(records, key=lambda r: r.article_id)
@@ -417,22 +437,10 @@ def test_clustering_is_the_same_whatever_the_partition_of_its_blocks(nlp: Langua
     order (what a Ray bucket gets), the rows are the same. A reduce that loses a row fails."""
     import pyarrow as pa
 
-    from newsbench.extract import extract_article
     from newsbench.link import link_spilled
 
-    if not BBC.is_dir():
-        pytest.skip("../shared/corpora/bbc is not beside the repository")
-    files = sorted((BBC / "business").glob("*.txt"))[100:148]
-    assert len(files) == 48
     stories = ["s1", "s2", "s3", None]  # three stories and the pool
-    articles = [
-        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", stories[k % 4])
-        for k, p in enumerate(files)
-    ]
-    records = [
-        extract_article(a, doc)
-        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
-    ]
+    articles, records = bbc_sample(nlp, "business", slice(100, 148), 48, stories)
 
     def rows_of(reduce: Any = None) -> dict[str, list[dict]]:
         tables = link_spilled(records, articles, *([reduce] if reduce else []))
@@ -526,19 +534,8 @@ def test_pool_claim_clusters_are_those_of_one_average_link_run(nlp: Language) ->
     per-component clustering gives the claim clusters one average-link run over all the pool's
     edges gives, and its components do hold weak edges."""
     from newsbench import link as linking
-    from newsbench.extract import extract_article
 
-    if not BBC.is_dir():
-        pytest.skip("../shared/corpora/bbc is not beside the repository")
-    files = sorted((BBC / "tech").glob("*.txt"))[:100]
-    assert len(files) == 100
-    articles = [
-        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", None) for p in files
-    ]
-    records = [
-        extract_article(a, doc)
-        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
-    ]
+    articles, records = bbc_sample(nlp, "tech", slice(0, 100), 100)
     per_component = linking._average_link_by_component
     seen: dict[str, int] = {"edges": 0, "weak_inside": 0, "items": 0}
 
@@ -699,21 +696,8 @@ def test_entities_are_the_same_whatever_the_sort_budget(
     sort budget of a few KiB every sort is range-partitioned into many parts, and the rows are
     the same as sorted in memory."""
     from newsbench import spill
-    from newsbench.extract import extract_article
 
-    if not BBC.is_dir():
-        pytest.skip("../shared/corpora/bbc is not beside the repository")
-    files = sorted((BBC / "entertainment").glob("*.txt"))[:24]
-    assert len(files) == 24
-    stories = ["s1", "s2", None]
-    articles = [
-        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", stories[k % 3])
-        for k, p in enumerate(files)
-    ]
-    records = [
-        extract_article(a, doc)
-        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
-    ]
+    articles, records = bbc_sample(nlp, "entertainment", slice(0, 24), 24, ["s1", "s2", None])
     in_memory = link(records, articles)
     parts: list[int] = []
     sorted_by = spill.SpilledTable.sorted_by
@@ -738,19 +722,8 @@ def test_large_entities_drafted_with_arrow_equal_the_python_drafts(
     row (type vote, canonical name and its tie-breaks, aliases, sorted distinct mentions,
     n_articles, ids) equals the Python one."""
     from newsbench import link as linking
-    from newsbench.extract import extract_article
 
-    if not BBC.is_dir():
-        pytest.skip("../shared/corpora/bbc is not beside the repository")
-    files = sorted((BBC / "business").glob("*.txt"))[:40]
-    assert len(files) == 40
-    articles = [
-        ArticleInput(f"bbc-{p.stem}", p.read_text(encoding="utf-8"), "BBC", None) for p in files
-    ]
-    records = [
-        extract_article(a, doc)
-        for a, doc in zip(articles, nlp.pipe(a.text for a in articles), strict=True)
-    ]
+    articles, records = bbc_sample(nlp, "business", slice(0, 40), 40)
     by_python = link(records, articles)
     arrow_calls: list[int] = []
     large_draft = linking._large_draft
