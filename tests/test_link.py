@@ -762,12 +762,14 @@ def test_components_label_each_item_with_the_smallest_of_its_component() -> None
     """Entities and claim clusters are connected components: each item is labelled with the
     smallest item joined to it through any chain of links, in either direction."""
     import numpy as np
+    import pyarrow as pa
 
-    from newsbench.link import _components, _Links
+    from newsbench.link import NAME_PAIRS, _components, _Links
 
     links = _Links()
-    for a, b in ((5, 2), (2, 7), (4, 4), (9, 8), (1, 9)):
-        links.add(a, b)  # (4, 4) is no link
+    pairs = {"a": [5, 2, 4, 9, 1], "b": [2, 7, 4, 8, 9]}  # (4, 4) is no link
+    links.extend(pa.table(pairs, schema=NAME_PAIRS))
+    assert len(links.a) == 4
     assert links.components(10).tolist() == [0, 1, 2, 3, 4, 2, 6, 2, 1, 1]
     assert _components(0, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == []
     assert _components(3, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2]

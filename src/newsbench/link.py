@@ -284,11 +284,6 @@ class _Links:
         self.a = array("q")
         self.b = array("q")
 
-    def add(self, a: int, b: int) -> None:
-        if a != b:
-            self.a.append(a)
-            self.b.append(b)
-
     def extend(self, pairs: pa.Table) -> None:
         """The (a, b) rows of a NAME_PAIRS table, self-links dropped."""
         a = pairs.column("a").to_numpy()
