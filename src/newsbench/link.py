@@ -655,7 +655,7 @@ def _spill_entities(
     with _entity_parts(chains, mentions, entity) as parts:
         drafts = _entity_drafts(parts, places)
     unsorted = SpilledTable(_SCHEMAS["entities"])
-    info = SpilledTable(NODE_ENTITIES)  # (entity, id, name, type) in entity order, first
+    info = SpilledTable(NODE_ENTITIES)  # written in entity order, then sorted by node
     order = np.argsort(entity, kind="stable")  # nodes by entity
     by_entity = entity[order]
     with drafts, _entity_ids(drafts) as ids, unsorted, info:
@@ -675,6 +675,7 @@ def _spill_entities(
                     schema=_SCHEMAS["entities"],
                 )
             )
+            # each entity's chains are its run in `order`: expand the runs, one row a chain
             low = np.searchsorted(by_entity, labels, side="left")
             counts = np.searchsorted(by_entity, labels, side="right") - low
             owner = np.repeat(np.arange(len(labels)), counts)
