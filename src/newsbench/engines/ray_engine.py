@@ -185,7 +185,7 @@ class RayRunner:
             return
         self.connect()
         buckets = max(1, 4 * int(ray.cluster_resources().get("CPU", 1)))
-        ds = ray.data.from_arrow([_bucketed(batch, key, buckets) for batch in rows.batches()])
+        ds = _dataset(_bucketed(batch, key, buckets) for batch in rows.batches())
         _configure(ds)
         ds.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # as for the LSH
         grouped = ds.groupby(_BUCKET, num_partitions=buckets)
@@ -206,6 +206,12 @@ class RayRunner:
 
 
 # --- the keyed reduce -------------------------------------------------------------------------
+
+
+def _dataset(blocks: Iterable[pa.Table]) -> Any:
+    """A Ray dataset of the blocks, each put in the object store as soon as it is made: the
+    driver holds references, never every block of a spill file at once."""
+    return ray.data.from_arrow_refs([ray.put(block) for block in blocks])
 
 
 def _bucketed(batch: pa.RecordBatch, key: str, buckets: int) -> pa.Table:
@@ -284,12 +290,10 @@ def lsh_matches(
     buckets = buckets or max(1, 4 * int(ray.cluster_resources().get("CPU", 1)))
     # the local search's band rows (newsbench.dedup.band_rows: band number and values as one
     # key), each with the hash bucket of its key, so equal keys always meet in one bucket
-    ds = ray.data.from_arrow(
-        [
-            _bucketed(batch, "key", buckets)
-            for table in band_rows(sig, threshold)
-            for batch in table.to_batches()
-        ]
+    ds = _dataset(
+        _bucketed(batch, "key", buckets)
+        for table in band_rows(sig, threshold)
+        for batch in table.to_batches()
     )
     _configure(ds)
     # a few large groups: the pull-based sort shuffle runs as plain tasks, where the default
