@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz
 
+from newsbench import cluster_spilled
 from newsbench.extract.claims import claim_lexicon
 from newsbench.extract.ids import cluster_id, entity_id, occurrence_ids
 from newsbench.extract.names import fold, is_acronym
@@ -53,7 +54,14 @@ from newsbench.extract.records import (
     Chain,
     as_article_input,
 )
-from newsbench.spill import BATCH_ROWS, SpilledTable, key_groups, rebatched, reduce_by_key
+from newsbench.spill import (
+    BATCH_ROWS,
+    SpilledTable,
+    key_groups,
+    rebatched,
+    reduce_by_key,
+    value_counts,
+)
 from newsbench.tables import arrow_schema, load_catalog
 
 ORIGIN = "auto"
@@ -1376,9 +1384,9 @@ def link_spilled(
     node_entities.close()  # clustering needs only the spilled keys
     quote_table.seal()
     claim_table.seal()
-    quote_clusters = _clustered(reduce, cluster_quotes, quote_keys)
+    quote_clusters = _clustered(reduce, cluster_quotes, cluster_spilled.quote_clusters, quote_keys)
     quotes = _filled(quote_table, "quote_cluster_id", quote_clusters)
-    claim_clusters = _clustered(reduce, cluster_claims, claim_keys)
+    claim_clusters = _clustered(reduce, cluster_claims, cluster_spilled.claim_clusters, claim_keys)
     claims = _filled(claim_table, "claim_cluster_id", claim_clusters)
     return {"entities": entity_table, "quotes": quotes, "claims": claims}
 
@@ -1401,14 +1409,29 @@ def _who(
 
 
 def _clustered(
-    reduce: Reduce, fn: Callable[[pa.Table], pa.Table], keys: SpilledTable
+    reduce: Reduce,
+    fn: Callable[[pa.Table], pa.Table],
+    large_fn: Callable[[SpilledTable], Iterable[pa.Table]],
+    keys: SpilledTable,
 ) -> Iterator[str]:
     """Each row's cluster id, in row order: `fn` reduced per block, the results sorted back by
-    row (checked: every row exactly once, whatever engine ran the reduce)."""
+    row (checked: every row exactly once, whatever engine ran the reduce).
+
+    A block of more than cluster_spilled.LARGE_BLOCK_ROWS rows (the pool of articles without a
+    story id, at scale) is not handed to `fn` as one table: `large_fn` clusters it from its
+    spilled rows, out of core, here on the driver whatever the engine (its work is a sequence
+    of external sorts, not many independent keys).
+    """
     found = SpilledTable(CLUSTERS)
     with keys:
-        for table in reduce(fn, keys, "block"):
-            found.write(table)
+        small, large = _split_large_blocks(keys)
+        with small:
+            for table in reduce(fn, small, "block"):
+                found.write(table)
+        for block in large:
+            with block:
+                for table in large_fn(block):
+                    found.write(table)
     expected = 0
     with found, found.sorted_by("row") as ordered:
         for batch in ordered.batches():
@@ -1419,6 +1442,26 @@ def _clustered(
             yield from batch.column("cluster_id").to_pylist()
     if expected != len(keys):
         raise RuntimeError(f"the clustering reduce returned {expected} of {len(keys)} rows")
+
+
+def _split_large_blocks(keys: SpilledTable) -> tuple[SpilledTable, list[SpilledTable]]:
+    """The rows of blocks of at most LARGE_BLOCK_ROWS rows (`keys` itself when there is no
+    larger block), and the rows of each larger block in a table of its own, in row order."""
+    sizes: Counter[str] = Counter()
+    for batch in keys.batches():
+        sizes.update(value_counts(batch.column("block")))
+    large = sorted(b for b, n in sizes.items() if n > cluster_spilled.LARGE_BLOCK_ROWS)
+    if not large:
+        return keys, []
+    small = SpilledTable(keys.schema, keys.batch_rows)
+    parts = [SpilledTable(keys.schema, keys.batch_rows) for _ in large]
+    chosen = pa.array(large, pa.string())
+    for batch in keys.batches():
+        blocks = batch.column("block")
+        small.write(batch.filter(pc.invert(pc.is_in(blocks, value_set=chosen))))
+        for name, part in zip(large, parts, strict=True):
+            part.write(batch.filter(pc.equal(blocks, name)))
+    return small.seal(), [part.seal() for part in parts]
 
 
 def _filled(table: SpilledTable, column: str, values: Iterable[Any]) -> SpilledTable:

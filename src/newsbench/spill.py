@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 BATCH_ROWS = 4096  # rows per spilled record batch
 SORT_BUDGET_BYTES = 64 * 1024 * 1024  # Arrow bytes sorted in memory at once (twice that held)
-SAMPLE_KEYS = 100_000  # keys sampled to choose the range partition's boundaries
+SAMPLE_KEYS_PER_PART = 2_000  # keys sampled per part to choose the range partition's boundaries
 _END = object()
 
 
@@ -222,7 +222,7 @@ class SpilledTable:
     def _boundaries(self, key: str, parts: int) -> Any:
         import numpy as np
 
-        step = max(1, len(self) // SAMPLE_KEYS)
+        step = max(1, len(self) // (SAMPLE_KEYS_PER_PART * parts))  # the sample is held as objects
         sample: list[Any] = []
         seen = 0
         for batch in self.batches():
@@ -327,6 +327,14 @@ def _ascending(batches: Iterable[pa.RecordBatch], key: str) -> bool:
             return False
         last = column[-1].as_py()
     return True
+
+
+def value_counts(values: pa.Array | pa.ChunkedArray) -> dict[Any, int]:
+    """How many times each value occurs (Arrow's hash count, as a dict)."""
+    counted = pc.value_counts(values)
+    return dict(
+        zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True)
+    )
 
 
 def column_values(rows: Iterable[Mapping[str, Any]] | SpilledTable, name: str) -> Iterator[Any]:
