@@ -773,3 +773,56 @@ def test_components_label_each_item_with_the_smallest_of_its_component() -> None
     assert links.components(10).tolist() == [0, 1, 2, 3, 4, 2, 6, 2, 1, 1]
     assert _components(0, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == []
     assert _components(3, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2]
+
+
+def test_large_blocks_cluster_out_of_core_as_in_memory(
+    nlp: Language, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block of more than LARGE_BLOCK_ROWS rows is clustered from disk
+    (newsbench.cluster_spilled), the others by the in-memory reduce. With every block out of
+    core, or only the larger ones, and with batches of 7 rows (runs of equal keys span
+    batches), a sort budget of 4 KiB (every sort in many parts) and pair chunks of 50, the
+    quote and claim rows are those of the in-memory clustering."""
+    from newsbench import cluster_spilled, spill
+    from newsbench import link as linking
+
+    articles, records = bbc_sample(nlp, "business", slice(200, 320), 120, ["s1", None, None, None])
+    monkeypatch.setattr(cluster_spilled, "LARGE_BLOCK_ROWS", 10**9)
+    in_memory = link(records, articles)
+    story_of = {a.article_id: a.story_id for a in articles}
+    for table, cluster in (("quotes", "quote_cluster_id"), ("claims", "claim_cluster_id")):
+        pool = [r[cluster] for r in in_memory[table] if story_of[r["article_id"]] is None]
+        assert len(set(pool)) < len(pool), f"{table}: no cluster joins rows of the pool"
+    pool_claims = sum(story_of[r["article_id"]] is None for r in in_memory["claims"])
+    assert pool_claims > linking.BLOCK_ALL_PAIRS  # the pool compares through its index
+
+    out_of_core: list[tuple[str, str, int]] = []
+
+    def spying(name: str) -> Any:
+        fn = getattr(cluster_spilled, name)
+
+        def spy(keys: Any) -> Any:
+            blocks = set(keys.column("block"))
+            assert len(blocks) == 1, "a large block is clustered alone"
+            out_of_core.append((name, blocks.pop(), len(keys)))
+            return fn(keys)
+
+        return spy
+
+    for name in ("quote_clusters", "claim_clusters"):
+        monkeypatch.setattr(cluster_spilled, name, spying(name))
+    monkeypatch.setattr(cluster_spilled, "BATCH_ROWS", 7)
+    monkeypatch.setattr(cluster_spilled, "PAIR_CHUNK", 50)
+    monkeypatch.setattr(spill, "SORT_BUDGET_BYTES", 4096)
+    monkeypatch.setattr(cluster_spilled, "LARGE_BLOCK_ROWS", 0)
+    assert link(records, articles) == in_memory
+    assert {(name, block) for name, block, _ in out_of_core} == {
+        (name, block)
+        for name in ("quote_clusters", "claim_clusters")
+        for block in ("pool", "story:s1")
+    }
+    out_of_core.clear()
+    threshold = pool_claims - 1  # only the pool's claims are out of core
+    monkeypatch.setattr(cluster_spilled, "LARGE_BLOCK_ROWS", threshold)
+    assert link(records, articles) == in_memory
+    assert out_of_core == [("claim_clusters", "pool", pool_claims)]

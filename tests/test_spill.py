@@ -210,3 +210,27 @@ def test_reduce_by_key_refuses_null_keys() -> None:
         pytest.raises(ValueError, match="key column 'k' holds nulls"),
     ):
         list(spill.reduce_by_key(lambda t: t, table, "k"))
+
+
+def test_repeated_values_are_found_across_batches_and_sort_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Values held by more than one row, found by an external sort of the one column: a pair
+    that straddles two batches of the sorted column is found, as are pairs in a sort of many
+    parts; nulls and values held once are not."""
+    import random
+
+    schema = pa.schema([("value", pa.string())])
+    straddling = [f"v{k:02d}" for k in range(12)] + ["v04"]  # sorted: v00..v04 | v04 v05..
+    table = SpilledTable(schema, batch_rows=5).extend({"value": v} for v in straddling[::-1])
+    assert spill.repeated_values(table, "value") == {"v04"}
+
+    monkeypatch.setattr(spill, "SORT_BUDGET_BYTES", 512)
+    rng = random.Random(11)
+    values: list[str | None] = [f"id-{k:04d}" for k in range(600)]
+    values += ["id-0007", "id-0300", "id-0300", None, None]
+    rng.shuffle(values)
+    table = SpilledTable(schema, batch_rows=5).extend({"value": v} for v in values)
+    assert spill.repeated_values(table, "value") == {"id-0007", "id-0300"}
+    once = SpilledTable(schema, batch_rows=2).extend({"value": v} for v in ["b", None, "a", None])
+    assert spill.repeated_values(once, "value") == set()  # nulls twice: not a repeated value

@@ -337,6 +337,29 @@ def value_counts(values: pa.Array | pa.ChunkedArray) -> dict[Any, int]:
     )
 
 
+def repeated_values(rows: SpilledTable, column: str) -> set[Any]:
+    """The values of `column` held by more than one row (nulls aside), by an external sort of
+    that column alone: bounded memory however many rows (usually the answer is empty)."""
+    field = rows.schema.field(column)
+    found: set[Any] = set()
+    with SpilledTable(pa.schema([field]), rows.batch_rows) as values:
+        for batch in rows.batches():  # written out: a kept slice would hold its whole batch
+            present = pc.drop_null(batch.column(column))
+            values.write(pa.record_batch([present], schema=values.schema))
+        with values.sorted_by(column) as ordered:
+            last: Any = _END
+            for batch in ordered.batches():
+                array = batch.column(0)
+                if not len(array):
+                    continue
+                if last is not _END and array[0].as_py() == last:
+                    found.add(last)
+                same = pc.equal(array.slice(1), array.slice(0, len(array) - 1))
+                found.update(array.slice(1).filter(same).to_pylist())
+                last = array[-1].as_py()
+    return found
+
+
 def column_values(rows: Iterable[Mapping[str, Any]] | SpilledTable, name: str) -> Iterator[Any]:
     """One column of a list of rows or of a spilled table (read without the other columns)."""
     if isinstance(rows, SpilledTable):

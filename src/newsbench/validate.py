@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from newsbench.problems import Problem
-from newsbench.spill import SpilledTable, column_values, rebatched
+from newsbench.spill import SpilledTable, column_values, rebatched, repeated_values
 from newsbench.tables import Catalog, pandera_schema, to_dataframe
 
 Rows = list[dict[str, Any]] | SpilledTable
@@ -95,14 +95,11 @@ def schema_problems(
 
 
 def _repeated_values(rows: Rows, column: str) -> set[Any]:
-    """Values of `column` found in more than one row. A spilled table is counted in Arrow
-    (about 20 bytes an id, against about 100 in a Python set); usually the answer is empty."""
+    """Values of `column` found in more than one row. A spilled table's column is copied to a
+    spill file of its own and sorted on disk (newsbench.spill.repeated_values): memory holds
+    the sort's budget, not the column, nor the batches a column slice would keep alive."""
     if isinstance(rows, SpilledTable):
-        values = pa.chunked_array(
-            [b.column(column) for b in rows.batches()], type=rows.schema.field(column).type
-        )
-        counts = pc.value_counts(values)
-        return set(counts.field("values").filter(pc.greater(counts.field("counts"), 1)).to_pylist())
+        return repeated_values(rows, column)
     return {v for v, n in Counter(column_values(rows, column)).items() if n > 1}
 
 
