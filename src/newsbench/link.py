@@ -23,7 +23,8 @@ one pool), and inside large blocks only through shared rare words (an inverted i
 all pairs of a corpus. Quotes: fuzzy token overlap, including a short quote contained in a
 longer version of the remark. Claims: idf-weighted overlap of content lemmas, canonical
 entities and event classes (host ~ meet, data/claim_lexicon.yaml), numbers must agree,
-average-link clustering.
+average-link clustering. A block of more than cluster_spilled.LARGE_BLOCK_ROWS rows (the pool,
+at scale) gets the same clusters from newsbench.cluster_spilled, out of core.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Rows = list[dict[str, Any]] | SpilledTable
 Tables = dict[str, Rows]
 MAX_PER_CHECK = 50  # report at most this many rows per (table, column, check); count the rest
 CHUNK_ROWS = 50_000  # rows per pandera call: bounds the DataFrame copy of a large table
-CHUNK_BYTES = 16 * 1024 * 1024  # and at most about this much Arrow data (articles are wide)
+CHUNK_BYTES = 4 * 1024 * 1024  # and about this much Arrow data at most (as dicts: 10-20 times more)
 
 
 def _problem(table: str, row_id: Any, column: str, message: str) -> Problem:
