@@ -45,6 +45,16 @@ def test_equals_datasketchs_index_on_planted_copies(threshold: float) -> None:
     assert dedup.near_duplicates(ids, sigs, threshold) == expected
 
 
+def test_signatures_as_one_matrix_find_the_same_copies() -> None:
+    """The build keeps the signatures as one uint32 matrix, a row per article (prepare_stage):
+    the copies found are those of the list of rows, and a uint32 matrix is used as it is."""
+    ids, sigs = seeds_with_copies()
+    matrix = np.concatenate([dedup.signature_matrix(sigs[:50]), dedup.signature_matrix(sigs[50:])])
+    assert matrix.dtype == np.uint32 and matrix.shape == (len(ids), dedup.NUM_PERM)
+    assert dedup.signature_matrix(matrix) is matrix
+    assert dedup.near_duplicates(ids, matrix) == dedup.near_duplicates_indexed(ids, sigs)
+
+
 def test_copies_point_at_the_earliest_original() -> None:
     ids, sigs = seeds_with_copies()
     found = dedup.near_duplicates(ids, sigs)

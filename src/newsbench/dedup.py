@@ -57,7 +57,7 @@ def near_duplicates(
         return {}
     order = sorted(range(len(ids)), key=ids.__getitem__)  # rank -> position: ids ascending
     ranked_ids = [ids[k] for k in order]
-    sig = signature_matrix([signatures[k] for k in order])
+    sig = signature_matrix(signatures)[np.asarray(order, dtype=np.int64)]
     best = np.full(len(ids), len(ids), dtype=np.int64)  # smallest matching earlier rank
     with SpilledTable(_BANDS) as bands:
         for table in band_rows(sig, threshold):
@@ -69,10 +69,15 @@ def near_duplicates(
     return copies_of(ranked_ids, zip(found, best[found].tolist(), strict=True))
 
 
-def signature_matrix(signatures: Sequence[np.ndarray]) -> np.ndarray:
-    """The signatures as one array, uint32 when the values fit (affine32's do): half the
-    memory, the same equalities."""
-    sig = np.stack([np.asarray(s) for s in signatures])
+def signature_matrix(signatures: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """The signatures as one array (a matrix is used as it is), uint32 when the values fit
+    (affine32's do): half the memory, the same equalities."""
+    if isinstance(signatures, np.ndarray) and signatures.ndim == 2:
+        sig = signatures
+    else:
+        sig = np.stack([np.asarray(s) for s in signatures])
+    if sig.dtype == np.uint32 or not len(sig):
+        return sig
     return sig.astype(np.uint32) if int(sig.max()) < 2**32 else sig
 
 

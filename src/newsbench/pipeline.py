@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pyarrow as pa
 
 from newsbench import __version__, stages
@@ -24,6 +25,7 @@ from newsbench.cache import (
     extractor_fingerprint,
     prepare_fingerprint,
 )
+from newsbench.dedup import NUM_PERM, signature_matrix
 from newsbench.faults import checkpoint
 from newsbench.problems import BuildFailed, Problem
 from newsbench.read import MAX_FILE_BYTES, discover
@@ -165,11 +167,12 @@ def prepare_stage(
     runner: Runner,
     progress: Progress | None = None,
     stats: StageStats | None = None,
-) -> tuple[SpilledTable, list[Any], list[Problem]]:
+) -> tuple[SpilledTable, np.ndarray, list[Problem]]:
     """Read, decode, normalize and sign every raw file on the runner's workers.
 
     The article rows go to a spill file as they come (newsbench.spill); the build process
-    keeps each article's MinHash signature (1 KiB) for near-duplicate detection.
+    keeps the MinHash signatures, one row per article of a matrix (512 bytes an article:
+    affine32's values fit in uint32), for near-duplicate detection.
     """
     sources, problems = discover(cfg.raw)
     if progress:
@@ -185,21 +188,25 @@ def prepare_stage(
         for i, s in enumerate(sources)
     ]
     rows = SpilledTable(arrow_schema(load_catalog()["articles"]))
-    signatures: list[Any] = []
+    signatures: list[np.ndarray] = []  # a matrix per batch: 512 bytes an article, no objects
     hits = misses = 0
     for results in runner.map_batches(stages.prepare_batch, batched(tasks, PREPARE_BATCH)):
         if progress:
             progress.advance(len(results))
+        batch_signatures = []
         for row, signature, cached in results:
             if isinstance(row, Problem):
                 problems.append(row)
             else:
                 rows.append(row)
-                signatures.append(signature)
+                batch_signatures.append(signature)
                 hits, misses = hits + cached, misses + (not cached)
+        if batch_signatures:
+            signatures.append(signature_matrix(batch_signatures))
     if stats is not None:
         stats.notes.update(cache_hits=hits, cache_misses=misses)
-    return rows.seal(), signatures, problems
+    matrix = np.concatenate(signatures) if signatures else np.empty((0, NUM_PERM), np.uint32)
+    return rows.seal(), matrix, problems
 
 
 def gold_stage(articles: Iterable[dict[str, Any]], cfg: BuildConfig) -> tuple[Tables, set[str]]:
@@ -384,7 +391,7 @@ def _build_tables(
     with progress.stage("near-duplicates", len(articles)) as st:
         ids = list(articles.column("article_id"))
         copies = runner.near_duplicates(ids, signatures)
-        del signatures  # about 1 KiB per article, needed by nothing after this
+        del signatures  # 512 bytes an article, needed by nothing after this
         with articles:
             articles = articles.with_column(
                 "near_duplicate_of", [copies.get(article_id) for article_id in ids]
