@@ -434,17 +434,9 @@ def quote_clusters(keys: SpilledTable) -> Iterator[pa.Table]:
     uf = _UnionFind(joined)
     del joined
 
-    seen: set[str] = set()
+    vocabulary: dict[str, int] = {}  # codes in order of first use: pairs do not depend on it
     is_rep = np.zeros(n, dtype=bool)
     is_rep[reps] = True
-    item = 0
-    for batch in keys.batches():  # the representatives' vocabulary
-        chosen = batch.column("words").filter(pa.array(is_rep[item : item + batch.num_rows]))
-        item += batch.num_rows
-        for words in chosen.to_pylist():
-            seen.update(words.split())
-    vocabulary = _vocabulary(seen)
-    del seen
     tokens, texts = _Codes(), _Texts()
     word_count = array("i")
     speaker_code = array("i")
@@ -460,7 +452,7 @@ def quote_clusters(keys: SpilledTable) -> Iterator[pa.Table]:
                 strict=True,
             ):
                 split = words.split()
-                tokens.add(vocabulary[t] for t in split)
+                tokens.add(vocabulary.setdefault(t, len(vocabulary)) for t in split)
                 texts.add(words)
                 word_count.append(len(split))
                 speaker_code.append(
