@@ -17,7 +17,14 @@ from newsbench.extract import ArticleInput, load_nlp, run
 from newsbench.extract.ids import cluster_id, entity_id, occurrence_ids
 from newsbench.extract.names import load_alias_table, match_key
 from newsbench.extract.records import ArticleExtraction, Chain, Claim, Mention, Quote
-from newsbench.link import claim_features, link, quote_similarity, quote_words
+from newsbench.link import (
+    QUOTE_MIN,
+    claim_features,
+    link,
+    quote_similarity,
+    quote_words,
+    same_remark,
+)
 from newsbench.tables import load_catalog
 
 BBC = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "bbc"
@@ -178,6 +185,43 @@ def test_trimmed_quote_matches_the_longer_rendering() -> None:
     long = quote_words("People said he's had a rough past, we've all had rough pasts")
     assert quote_similarity(short, long) >= 80
     assert quote_similarity(short, quote_words("The economy is growing fast this year")) < 60
+
+
+def test_same_remark_decides_as_the_full_similarity_on_bbc_sentences(bbc: Path) -> None:
+    """The LCS bound may only skip alignments that cannot reach QUOTE_MIN: on pairs of BBC
+    sentences and edited copies of them (cut, words dropped, reordered, replaced), spread
+    around the threshold, the decision equals `quote_similarity >= QUOTE_MIN`."""
+    rng = random.Random(7)
+    files = sorted(bbc.rglob("*.txt"))[:60]
+    sentences = [
+        quote_words(s)
+        for f in files
+        for s in f.read_text(encoding="utf-8", errors="replace").split(". ")
+        if len(s.split()) > 4
+    ]
+    pairs = []
+    for s in sentences:
+        words = s.split()
+        cut = words[rng.randrange(len(words) // 2) :][: rng.randrange(4, len(words) + 1)]
+        dropped = [w for w in words if rng.random() > 0.25]
+        edited = [w if rng.random() > 0.3 else rng.choice(words) for w in words]
+        reordered = words[len(words) // 2 :] + words[: len(words) // 2]
+        other = rng.choice(sentences)
+        for variant in (cut, dropped, edited, reordered):
+            pairs.append((s, " ".join(variant)))
+        pairs.append((s, other))
+        pairs.append((s, f"{other} {' '.join(cut)}"))
+    decided = [same_remark(a, b) for a, b in pairs]
+    assert decided == [quote_similarity(a, b) >= QUOTE_MIN for a, b in pairs]
+    # both answers are common, and many pairs that fail reach the alignment (not all
+    # decided by the bound): the test covers the threshold, not only easy cases
+    assert 0.2 < sum(decided) / len(decided) < 0.8
+    near = [
+        (a, b)
+        for (a, b), same in zip(pairs, decided, strict=True)
+        if not same and 60 <= quote_similarity(a, b) < QUOTE_MIN
+    ]
+    assert len(near) > 50
 
 
 def test_quotes_of_one_remark_share_a_cluster_across_outlets() -> None:

@@ -470,7 +470,7 @@ def quote_clusters(keys: SpilledTable) -> Iterator[pa.Table]:
                     continue  # a two-word fragment only joins the same speaker's longer remark
                 if sa >= 0 and sb >= 0 and sa != sb:
                     continue
-                if link.quote_similarity(texts.get(a), texts.get(b)) >= link.QUOTE_MIN:
+                if link.same_remark(texts.get(a), texts.get(b)):
                     uf.union(row[a], row[b])
     finally:
         texts.close()
