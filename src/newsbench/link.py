@@ -967,13 +967,20 @@ def _average_link_by_component(
     order = np.lexsort((b, a, component[a]))  # by component, then (a, b)
     a, b, weight = a[order], b[order], weight[order]
     edge_bounds = np.flatnonzero(np.diff(component[a])) + 1
+    starts = np.concatenate(([0], edge_bounds)).astype(np.int64)
+    stops = np.concatenate((edge_bounds, [len(a)])).astype(np.int64)
+    # Items grouped by component (a stable sort keeps each group ascending): a component's
+    # members are a slice, found by binary search, not a scan of every item per component.
+    by_component = np.argsort(component, kind="stable")
+    grouped = component[by_component]
+    with_edges = component[a[starts[starts < stops]]] if len(a) else np.empty(0, np.int64)
+    lows = np.searchsorted(grouped, with_edges, side="left").tolist()
+    highs = np.searchsorted(grouped, with_edges, side="right").tolist()
     labels = np.arange(n)
-    for start, stop in zip(
-        np.concatenate(([0], edge_bounds)), np.concatenate((edge_bounds, [len(a)])), strict=True
+    for start, stop, low, high in zip(
+        starts[starts < stops].tolist(), stops[starts < stops].tolist(), lows, highs, strict=True
     ):
-        if start == stop:
-            continue
-        members = np.flatnonzero(component == component[a[start]])  # ascending
+        members = by_component[low:high]  # ascending
         local_a = np.searchsorted(members, a[start:stop]).tolist()
         local_b = np.searchsorted(members, b[start:stop]).tolist()
         local_edges = dict(
