@@ -202,6 +202,23 @@ def test_surname_joins_the_full_name_and_titles_are_stripped(nlp: Language) -> N
     assert_offsets(ex, text)
 
 
+def test_titles_before_a_name_are_found_longest_first(nlp: Language) -> None:
+    from newsbench.extract.entities import _after_title
+    from newsbench.extract.names import strip_title
+
+    table = load_alias_table()
+    assert strip_title(["Prime", "Minister", "Keir", "Starmer"], table) == 2
+    assert strip_title(["Deputy", "Prime", "Minister", "Angela", "Rayner"], table) == 3
+    assert strip_title(["President", "Biden"], table) == 1
+    assert strip_title(["President"], table) == 0  # a title alone is the name
+    assert strip_title(["Keir", "Starmer"], table) == 0
+    text = "Talks with Foreign Minister Lavrov ended. Talks with the ministry ended."
+    doc = nlp(text)
+    assert _after_title(doc, text.index("Lavrov"), table)
+    assert not _after_title(doc, text.index("ministry"), table)
+    assert not _after_title(doc, 0, table)
+
+
 def test_acronym_defined_in_parentheses_joins_its_name(nlp: Language) -> None:
     text = (
         "The World Food Programme (WFP) sent trucks to the region. "

@@ -20,6 +20,7 @@ one, and a damaged one is recomputed, never read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import os
@@ -72,17 +73,29 @@ def prepare_fingerprint(rules_path: Path) -> str:
 def relabel(value: Any, article_id: str) -> Any:
     """A copy of a frozen extraction record tree with every `article_id` field replaced."""
     if isinstance(value, tuple):
-        return tuple(relabel(v, article_id) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: relabel(getattr(value, f.name), article_id)
-            for f in dataclasses.fields(value)
-            if f.name != "article_id"
+        return tuple([relabel(v, article_id) for v in value])
+    fields = _record_fields(type(value))
+    if fields is None:
+        return value
+    # every field is given, so this is dataclasses.replace without its per-call field scan
+    return type(value)(
+        **{
+            name: article_id if name == "article_id" else relabel(getattr(value, name), article_id)
+            for name in fields
         }
-        if any(f.name == "article_id" for f in dataclasses.fields(value)):
-            changes["article_id"] = article_id
-        return dataclasses.replace(value, **changes)
-    return value
+    )
+
+
+@functools.cache
+def _record_fields(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass (None for any other type): looked up once per class,
+    as relabelling runs over every record of every article it packs."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    fields = dataclasses.fields(cls)
+    if not all(f.init for f in fields):
+        raise TypeError(f"{cls.__name__}: a record's fields must all be set by its constructor")
+    return tuple(f.name for f in fields)
 
 
 class ResultCache:

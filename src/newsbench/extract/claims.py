@@ -181,32 +181,34 @@ def _check_worthy(span: Span, mentions_inside: int, min_words: int = 6) -> bool:
     """An eventive verb plus a number, date or named entity; no question, opinion, prediction,
     first-person statement or evaluation ("is very important"). A phrase split off a sentence
     ("following 13 years of war") needs a number, date or name but no verb."""
-    words = [t for t in span if not t.is_punct and not t.is_space]
+    tokens = list(span)  # one Token object per position, read by every test below
+    words = [t for t in tokens if not t.is_punct and not t.is_space]
     if len(words) < min_words or span.text.rstrip(" \"'”’").endswith("?"):
         return False
-    if any(t.lower_ in _FIRST_PERSON and t.dep_ in ("nsubj", "nsubjpass") for t in span):
+    if any(t.lower_ in _FIRST_PERSON and t.dep_ in ("nsubj", "nsubjpass") for t in tokens):
         return False
-    if any(t.lower_ in _MODALS and t.dep_ == "aux" for t in span):
+    if any(t.lower_ in _MODALS and t.dep_ == "aux" for t in tokens):
         return False  # a prediction or assessment, not a fact
-    heads = [t for t in span if t.head.i < span.start or t.head.i >= span.end or t.head.i == t.i]
+    start, end = span.start, span.end
+    heads = [t for t in tokens if not start <= t.head.i < end or t.head.i == t.i]
     head = heads[0] if heads else span.root
     if head.lemma_.lower() in OPINION_LEMMAS:
         return False
     if head.lemma_.lower() in claim_lexicon().significance_verbs and not any(
-        t.like_num or t.ent_type_ in ("DATE", "TIME") for t in span
+        t.like_num or t.ent_type_ in ("DATE", "TIME") for t in tokens
     ):
         return False  # "the visit marks a shift": a characterisation, not a fact
     if (
         head.lemma_.lower() in _EVALUATIVE_COPULA
         and any(c.dep_ == "acomp" for c in head.children)
-        and not any(t.like_num for t in span)
+        and not any(t.like_num for t in tokens)
     ):
         return False
     eventive = (
-        any(t.pos_ in ("VERB", "AUX") and t.lemma_.lower() not in OPINION_LEMMAS for t in span)
+        any(t.pos_ in ("VERB", "AUX") and t.lemma_.lower() not in OPINION_LEMMAS for t in tokens)
         or head.pos_ == "ADP"
     )
-    factual = any(t.like_num or t.ent_type_ in NON_ENTITY_LABELS for t in span)
+    factual = any(t.like_num or t.ent_type_ in NON_ENTITY_LABELS for t in tokens)
     return eventive and (factual or mentions_inside > 0)
 
 

@@ -154,9 +154,7 @@ def _after_title(doc: Doc, start: int, table: AliasTable) -> bool:
     if span is None or span.start == 0:
         return False
     words = [t.text for t in doc[max(0, span.start - 3) : span.start]]
-    return any(
-        tuple(words[-len(title) :]) == title for title in table.titles if len(title) <= len(words)
-    )
+    return any(tuple(words[-n:]) in table.title_set for n in table.title_lengths if n <= len(words))
 
 
 def _initials(name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -59,6 +59,15 @@ class AliasTable:
     transliterations: dict[str, str]
     titles: tuple[tuple[str, ...], ...]  # token sequences, longest first
     company_suffixes: frozenset[str] = frozenset()  # "corp", "ltd": legal forms, not names
+    # The titles as a set and their lengths, longest first: a name's leading or trailing
+    # words are looked up, not compared with every title (this runs for every mention).
+    title_set: frozenset[tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    title_lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title_set", frozenset(self.titles))
+        lengths = sorted({len(t) for t in self.titles}, reverse=True)
+        object.__setattr__(self, "title_lengths", tuple(lengths))
 
     def lookup(self, text: str) -> AliasEntry | None:
         """The entry a whole name belongs to, if any (short capitals must be in capitals)."""
@@ -189,8 +198,7 @@ def match_key(text: str, entity_type: str, table: AliasTable | None = None) -> s
 
 def strip_title(words: list[str], table: AliasTable) -> int:
     """How many leading words of a name are a title ("US President" counts the country)."""
-    for title in table.titles:
-        n = len(title)
-        if tuple(words[:n]) == title and len(words) > n:
+    for n in table.title_lengths:
+        if len(words) > n and tuple(words[:n]) in table.title_set:
             return n
     return 0
