@@ -94,6 +94,30 @@ def test_map_batches_keeps_input_order_whatever_finishes_first(runner: RayRunner
     assert list(runner.map_batches(slow_first, [])) == []
 
 
+def test_map_batches_reads_a_window_at_a_time(
+    runner: RayRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver holds one window of pickled batches, not the whole input."""
+    from newsbench.engines import ray_engine
+
+    monkeypatch.setattr(ray_engine, "MIN_WINDOW_BATCHES", 3)
+    monkeypatch.setattr(ray_engine, "WINDOW_BATCHES_PER_CPU", 1)  # 2 CPUs: windows of 3
+    read = [0]
+
+    def batches() -> Iterator[list[int]]:
+        for i in range(8):
+            read[0] += 1
+            yield [i]
+
+    read_at_result = []
+    results = []
+    for result in runner.map_batches(slow_first, batches()):
+        read_at_result.append(read[0])
+        results.append(result)
+    assert results == [[i * 10] for i in range(8)]
+    assert read_at_result == [3, 3, 3, 6, 6, 6, 8, 8]
+
+
 def test_a_stage_error_reaches_the_driver_as_its_own_type(runner: RayRunner) -> None:
     with pytest.raises(ValueError, match="odd batch"):
         list(runner.map_batches(refuse_odd, [[0], [1], [2]]))
@@ -110,7 +134,7 @@ def test_a_worker_that_always_dies_fails_the_map_instead_of_hanging(runner: RayR
 
 def test_prepare_batch_on_ray_equals_local(runner: RayRunner) -> None:
     tasks = prepare_tasks()
-    batches = batched(tasks, 2)  # several batches, so several Ray tasks
+    batches = list(batched(tasks, 2))  # several batches, so several Ray tasks
     on_ray = list(runner.map_batches(prepare_batch, batches))
     local = list(LocalRunner(1).map_batches(prepare_batch, batches))
     assert [len(b) for b in on_ray] == [len(b) for b in batches]

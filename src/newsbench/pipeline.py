@@ -7,8 +7,9 @@ and per-article work (read, normalize, extract) is pure so it can run in worker 
 from __future__ import annotations
 
 import functools
+import itertools
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,10 +184,10 @@ def prepare_stage(
     # absolute: workers (local or on Ray nodes) open it, whatever their working directory
     cache_dir = str((cfg.cache / "prepare").resolve()) if cfg.cache else None
     fingerprint = prepare_fingerprint(Path(rules_path or default_rules_path()))
-    tasks = [
+    tasks = (  # made as the workers take batches: a task per file is never held for all
         PrepareTask(i, s, rules_path, cfg.max_file_bytes, cache_dir, fingerprint)
         for i, s in enumerate(sources)
-    ]
+    )
     rows = SpilledTable(arrow_schema(load_catalog()["articles"]))
     signatures: list[np.ndarray] = []  # a matrix per batch: 512 bytes an article, no objects
     hits = misses = 0
@@ -231,44 +232,59 @@ def extract_stage(
 ) -> tuple[Tables, dict[str, Any]]:
     """Automatic extraction (cached per article, on the workers) and cross-article linking of
     every article not in `skip` (the gold ones). `articles` is read once, in one pass (it may
-    be a spilled table): only the texts still to parse are held, with their tasks."""
+    be a spilled table), as the workers take batches: the texts held are those of the batches
+    in flight, never every text still to parse."""
     from newsbench import extract
     from newsbench.link import link_spilled
 
     runner = runner or LocalRunner(1)
     model = model_description(cfg.model)
     cache = ResultCache(cfg.cache / "extract" if cfg.cache else None, extractor_fingerprint(model))
+    if progress and isinstance(articles, Sized):
+        progress.set_total(len(articles) - len(skip))
     # Packed records go to a spill file as they come (from the cache or the workers): the
     # build process holds an offset per article, not the records.
     with PackedExtractions() as extractions:
-        todo: list[ExtractTask] = []
-        key_of: dict[str, str] = {}
+        key_of: dict[str, str] = {}  # cache keys of the articles sent to the workers
         inputs: list[Any] = []
-        for a in articles:
-            if a["article_id"] in skip:
-                continue
-            # linking reads the outlet and the story, never the text
-            inputs.append(extract.ArticleInput(a["article_id"], "", a["outlet"], a["story_id"]))
-            key = cache.key(a["outlet"], a["text"])
-            blob = cache.get_packed(key)
-            if blob is not None:
-                extractions.add(a["article_id"], blob)
-            else:
+
+        def to_parse() -> Iterator[list[ExtractTask]]:
+            """Batches of the articles the cache does not hold; cache hits are stored here."""
+            batch: list[ExtractTask] = []
+            for a in articles:
+                if a["article_id"] in skip:
+                    continue
+                # linking reads the outlet and the story, never the text
+                inputs.append(extract.ArticleInput(a["article_id"], "", a["outlet"], a["story_id"]))
+                key = cache.key(a["outlet"], a["text"])
+                blob = cache.get_packed(key)
+                if blob is not None:
+                    extractions.add(a["article_id"], blob)
+                    if progress:
+                        progress.advance(1)
+                    continue
                 key_of[a["article_id"]] = key
-                todo.append(
+                batch.append(
                     ExtractTask(a["article_id"], a["text"], a["outlet"], a["story_id"], cfg.model)
                 )
+                if len(batch) == EXTRACT_BATCH:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        batches = to_parse()
+        first = next(batches, None)  # none when every article is gold or cached: no runner call
+        todo = itertools.chain([first], batches)
+        results_batches = runner.map_batches(stages.extract_batch, todo) if first else ()
+        for results in results_batches:
+            for article_id, blob in results:
+                extractions.add(article_id, blob)
+                cache.put_bytes(key_of.pop(article_id), blob)
+            if progress:
+                progress.advance(len(results))
         if not inputs:
             return {"quotes": [], "claims": [], "entities": []}, {}
-        if progress:
-            progress.set_total(len(todo))
-        for batch in runner.map_batches(stages.extract_batch, batched(todo, EXTRACT_BATCH)):
-            for article_id, blob in batch:
-                extractions.add(article_id, blob)
-                cache.put_bytes(key_of[article_id], blob)
-            if progress:
-                progress.advance(len(batch))
-        del todo, key_of
         extractions.seal()
         if len(extractions) != len(inputs):  # a runner lost or repeated a batch
             raise RuntimeError(f"extraction returned {len(extractions)} of {len(inputs)} articles")

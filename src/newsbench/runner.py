@@ -9,8 +9,10 @@ imports no cluster engine.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
+IN_FLIGHT_PER_WORKER = 2  # batches submitted ahead per worker: one running, one queued
 
 
 def default_workers() -> int:
@@ -30,8 +33,11 @@ def default_workers() -> int:
     )
 
 
-def batched(items: Sequence[T], size: int) -> list[list[T]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items (the last one shorter), made as they are read."""
+    items = iter(items)
+    while batch := list(itertools.islice(items, size)):
+        yield batch
 
 
 class LocalRunner:
@@ -64,13 +70,32 @@ class LocalRunner:
     def map_batches(
         self, fn: Callable[[list[T]], list[R]], batches: Iterable[list[T]]
     ) -> Iterator[list[R]]:
-        """fn over each batch; yields result batches in input order."""
-        batches = list(batches)
-        if self.workers == 1 or len(batches) <= 1:
+        """fn over each batch; yields result batches in input order.
+
+        `batches` is read as results are taken: at most `IN_FLIGHT_PER_WORKER` batches per
+        worker are read ahead (Pool.imap would read the whole iterable at once), so a
+        generator of batches made from a spilled table keeps the build's memory bounded.
+        """
+        batches = iter(batches)
+        if self.workers == 1:
             for batch in batches:
                 yield fn(batch)
             return
-        yield from self._get_pool().imap(fn, batches, chunksize=1)
+        first = next(batches, None)
+        second = next(batches, None) if first is not None else None
+        if second is None:  # no pool for one batch
+            if first is not None:
+                yield fn(first)
+            return
+        pool = self._get_pool()
+        pending: deque[Any] = deque(pool.apply_async(fn, (b,)) for b in (first, second))
+        limit = IN_FLIGHT_PER_WORKER * self.workers
+        for batch in batches:
+            while len(pending) >= limit:
+                yield pending.popleft().get()
+            pending.append(pool.apply_async(fn, (batch,)))
+        while pending:
+            yield pending.popleft().get()
 
     def reduce_by_key(
         self, fn: Callable[[pa.Table], pa.Table], rows: SpilledTable, key: str

@@ -14,6 +14,7 @@ on the driver.
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import os
 import pickle
@@ -36,6 +37,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _PICKLE = pickle.HIGHEST_PROTOCOL
+MIN_WINDOW_BATCHES = 256  # task batches per Ray Data job of map_batches (32 articles each) ...
+WINDOW_BATCHES_PER_CPU = 16  # ... or this many per CPU of the cluster, if more
 _BUCKET = "__newsbench_bucket"
 _AUTH_MODE = "RAY_AUTH_MODE"
 # Ray Data retries a task whose worker died forever (max_retries=-1). The stage functions are
@@ -148,11 +151,30 @@ class RayRunner:
     def map_batches(
         self, fn: Callable[[list[T]], list[R]], batches: Iterable[list[T]]
     ) -> Iterator[list[R]]:
-        """fn over each batch in Ray tasks; yields result batches in input order."""
-        batches = list(batches)
-        if not batches:
+        """fn over each batch in Ray tasks; yields result batches in input order.
+
+        `batches` is read a window at a time (WINDOW_BATCHES_PER_CPU per cluster CPU, at least
+        MIN_WINDOW_BATCHES), one Ray Data job per window: the driver holds one window's
+        pickled batches, not every text of a corpus still to parse.
+        """
+        batches = iter(batches)
+        first = list(itertools.islice(batches, MIN_WINDOW_BATCHES))
+        if not first:
             return
         self.connect()
+        size = max(
+            MIN_WINDOW_BATCHES,
+            WINDOW_BATCHES_PER_CPU * int(ray.cluster_resources().get("CPU", 1)),
+        )
+        window = first + list(itertools.islice(batches, size - len(first)))
+        while window:
+            yield from self._map_window(fn, window)
+            window = list(itertools.islice(batches, size))
+
+    def _map_window(
+        self, fn: Callable[[list[T]], list[R]], batches: list[list[T]]
+    ) -> Iterator[list[R]]:
+        """One Ray Data job: fn over each batch of the window, results re-sequenced."""
         items = [{"i": i, "batch": pickle.dumps(b, _PICKLE)} for i, b in enumerate(batches)]
         ds = ray.data.from_items(items, override_num_blocks=len(items))  # one task batch a block
         _configure(ds)
