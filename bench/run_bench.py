@@ -431,68 +431,72 @@ def write_report(args: argparse.Namespace, r: dict) -> None:
     args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-LIMITS = """- **Build / nlp.pipe ratio and speedup.** Not met on this run: 1.31 with 1 worker and
-  1.40 with 2 (target 1.3); speedup 1.79. The previous full run (3c51a60) gave 1.39 and 1.18,
-  the one before 1.38 and 1.40: which of the two ratios misses moves from run to run, with
-  spaCy's own time (its 2-process run took 93.5 s last run and 73.9 s on this one, for the
-  same texts and model). The code measured here (5b70194) changes no extraction since then.
-  What the build adds to spaCy's parse is the rule-based quote, claim and entity extraction in
-  Python over every token (the 1-worker extract+link took 176 s against spaCy's 141) and then
-  about 8 s of linking, validating and writing alone in the build process. That is Amdahl:
-  spaCy's own run has no serial part.
-- **Memory.** Met on this measure: peak RSS ×50 / ×1 is 0.71. No table's rows stay in memory
+LIMITS = """- **Build / nlp.pipe ratio and speedup.** Met on the median pair: 1.27 with 1 worker
+  and 1.21 with 2 (target 1.3); speedup 1.87. Not on every pair: the 1-worker ratios were 1.35, 1.27
+  and 1.19 over three pairs, the 2-worker ones 1.13, 1.24 and 1.21. The machine's speed drifts
+  10 to 20% over minutes (spaCy's own 2-process run took 73.9 s in the previous full run, 82.3
+  s and 69.0 to 73.4 s on this day), so since this run each build is timed right before
+  spaCy's run with as many processes and the report gives the median of the pairs; the
+  previous runs' single ratios (1.31 and 1.40 at 5b70194; 1.39 and 1.18; 1.38 and 1.40) came
+  from builds and spaCy runs minutes apart. The code measured here (2f3ff23) is also faster:
+  quote clustering decides "same remark" with an LCS bound and rapidfuzz's score cut-off
+  (the ×1 pool's 134,610 candidate pairs: 3.2 s to 0.7 s), and the extractors run about 12%
+  faster (field lookups once per record class, titles as a set). What the build still adds
+  to spaCy's parse: the rule-based quote, claim and entity extraction in Python over every
+  token (about 9% of a 1-worker build, profiled), then about 6 s of linking, validating and
+  writing alone in the build process, and reading and cleaning (2.7 s). That is Amdahl:
+  spaCy's own run has no serial part. With 2 workers the build passes the workers only the
+  packed extractions, while spaCy's `n_process=2` sends every parsed Doc back to its parent,
+  which is why the 2-worker ratio is the lower one.
+- **Memory.** Met on this measure: peak RSS ×50 / ×1 is 0.65. No table's rows stay in memory
   (Arrow IPC spill files in `TMPDIR`, `newsbench.spill`), and the cross-article stages hold
   keys, not rows: near-duplicate detection spills its band keys and sorts them on disk;
   entity linking spills its chains and mentions, makes its links in keyed reduces and its
   entity rows from sorts on disk (integer arrays per chain, about 50 bytes); quote and claim
   clustering is a keyed reduce over keys spilled beside the rows, one block (a story, or the
-  pool of articles without a story id) at a time, and since this run a block of more than
-  10,000 rows is clustered out of core (`newsbench.cluster_spilled`): equal keys grouped by a
-  sort on disk, candidate pairs from an inverted index of integer codes made unique by a sort
-  on disk, edges spilled, cluster ids from a sort by label. The ×1 tree peak includes the two
-  workers' spaCy models (about 500 MiB each), which the cached scale-ups never load, so the
-  ratio flatters. The build process itself peaks at 381, 506 and 732 MiB at ×1, ×10 and ×50
-  (382, 609 and 961 in the previous full run): it grows by about 3.2 KiB per article between
-  ×10 and ×50 (5.0 before). On the dumped ×50 pool (1,209,600 claims, 531,350 quotes;
-  tracemalloc, Arrow's buffers from a pool of their own), clustering's Python peak fell from
-  199 to 87 MiB for claims and from 179 to 81 MiB for quotes, for 127 and 118 MiB of Arrow
-  buffers (the on-disk sorts' 64 MiB budget, held twice: a constant); what remains per row
-  is a few integer arrays (8 bytes a row each) and the block's distinct words. Validation
-  checks at most 4 MiB of Arrow data per pandera call (16 before: as dicts and a DataFrame a
-  chunk takes 10 to 20 times that), and finds repeated ids by a sort on disk, not a column
-  that kept every claim batch alive; alone on the ×50 output, its peak above its base fell
-  from 428 to 151 MiB. Linking's overall Python peak on the distinct BBC articles is 6.8 KiB
-  an article (`bench/memory_profile.py`; 12.5 before), plus 5.3 KiB of Arrow buffers. What
-  still grows per article: the read stage's file list and tasks and the MinHash signatures
-  (about 2 KiB an article by the end of read+normalize at ×50), and the largest entity's row
-  (United States: 71,600 mentions at ×50), which validation turns into Python objects with
-  its chunk. **The scale-ups understate the cost of distinct articles**: their copies share
-  interned keys, and a pool of copies has few distinct keys to compare.
+  pool of articles without a story id) at a time, and a block of more than 10,000 rows is
+  clustered out of core (`newsbench.cluster_spilled`). The per-article stages stream their
+  input (since 2f3ff23): the local runner reads at most two batches a worker ahead and the
+  extraction stage makes its batches while it reads the spilled articles, so the build
+  process no longer holds every text still to parse (an uncached build did); Ray runs a
+  window of batches per job. The ×1 tree peak includes the two workers' spaCy models (about
+  500 MiB each), which the cached scale-ups never load, so the ratio flatters. The build
+  process itself peaks at 381, 490 and 672 MiB at ×1, ×10 and ×50 (381, 506 and 732 in the
+  previous full run): it grows by about 2.6 KiB per article between ×10 and ×50 (3.2
+  before). What still grows per article: the sorted file list, the MinHash signatures (512
+  bytes an article, one uint32 matrix), the offsets of the packed extractions and an input
+  record per article for linking, a few integer arrays per clustered row (8 bytes each), and
+  the largest entity's row (United States: 71,600 mentions at ×50), which validation turns
+  into Python objects with its chunk (at most 4 MiB of Arrow data per pandera call). **The
+  scale-ups understate the cost of distinct articles**: their copies share interned keys, and
+  a pool of copies has few distinct keys to compare.
 - **Incremental rebuild.** Met. Unchanged raw files are read and hashed, never cleaned or
   signed again (prepare cache); unchanged texts are never parsed again (extraction cache,
   relabelled for free on load). What remains is the cross-article work over the whole corpus:
-  loading the cached extractions and linking (about 60% of the rebuild), near-duplicates,
-  validation and writing. Reusing the previous link (only stories and keys touched by new
-  articles) is the step after this.
-- **Cross-article stages.** Linking reduces identical quotes and claims by key before any
-  pairwise comparison and compares the rest inside blocks, so its time grows about linearly
-  (×10 → ×50: 4.6 times the time for 5 times the articles; 3.95 in the previous full run).
-  Near-duplicate detection grew 6.1 times (1.2 s to 7.3 s; 4.2 and 7.1 in the previous runs,
-  with the same code: seconds this short move with the machine's load). Validation grew 7.2
-  times in these builds (6.1 s to 43.8 s), but run alone on the two outputs it took 7.6 and
-  38.4 s (5.05 times), and other runs alone on the ×50 output took 32 to 42 s: the
-  build's figure is the machine's load. On Ray, clustering (but for a block over 10,000 rows,
-  clustered on the driver), entity linking's three reduces and the near-duplicate search
-  (verified inside its tasks) are hash-partitioned groupbys (`docs/ray.md`); on one machine
-  the local runner is faster.
+  loading the cached extractions and linking, near-duplicates, validation and writing.
+  Reusing the previous link (only stories and keys touched by new articles) is the step after
+  this.
+- **Cross-article stages.** ×10 → ×50 (5 times the articles): extract+link (loading the
+  cached extractions and linking) 4.5 times the time, near-duplicates 5.7 (1.1 s to 6.3 s:
+  seconds this short move with the machine's load; 6.1, 4.2 and 7.1 in earlier runs of the
+  same code), validation 4.8 (7.2 in the previous run, which was the machine's load: run
+  alone then, it gave 5.05), writing 5.8 (the on-disk sort of each table, a range partition
+  on sampled ids past 64 MiB), reading and cleaning 4.3. Linking reduces identical quotes and
+  claims by key before any pairwise comparison and compares the rest inside blocks; average
+  linking of claims now finds a component's members by binary search in the items sorted by
+  component (it scanned every item per component: quadratic on a large pool of distinct
+  articles, invisible on the scale-ups). On Ray, clustering (but for a block over 10,000
+  rows, clustered on the driver), entity linking's three reduces and the near-duplicate
+  search (verified inside its tasks) are hash-partitioned groupbys (`docs/ray.md`); on one
+  machine the local runner is faster.
 - **Scale-ups.** The ×10 and ×50 corpora repeat the BBC texts (distinct ids, boilerplate
   perturbations), so the extraction cache serves them and near-duplicate detection finds every
-  copy: they measure the stages other than spaCy, whose cost per word is constant. The
-  uncached ×10 build (`--uncached 10`) parses every copy: 0.85 times the ×1 build's time per
-  file (linear; the ×1 build also pays the fixed costs), and a tree peak of 1.08 times the ×1
-  build's with both workers' models loaded. An uncached ×50 (about 75 minutes here) was not
-  run. Their read+normalize column is a first build (prepare cache cold); the ×1 row is the
-  cold-cache build, spaCy included."""
+  copy: they measure the stages other than spaCy, whose cost per word is constant. The uncached
+  ×10 build (`--uncached 10`, 2 workers) parses every copy: 830 s, 0.99 times the ×1 2-worker
+  build's time per file (linear), a tree peak of 1,508 MiB (1.09 times the ×1 build's, both
+  workers' models loaded) and a build-process peak of 498 MiB (383 at ×1). An uncached ×50
+  (about 75 minutes here) was not run. Their read+normalize column is a first build (prepare
+  cache cold); the ×1 row is the cold-cache build, spaCy included."""
 
 
 if __name__ == "__main__":
